@@ -1,0 +1,1 @@
+"""Classifiers: decide which label ids apply to columns and datasets."""

@@ -1,0 +1,98 @@
+"""Column-name hints: ``sjhm``, ``ownerPhone``, ``联系电话`` all hint at a phone.
+
+Names are split on separators, dots and camel case into lower-case tokens.
+English and pinyin hints match whole tokens (or a run of tokens for a hint
+such as ``owner_name``); Chinese hints match anywhere in the name. A token in
+a label's ``exclude`` list cancels its English and pinyin hints, so
+``city_name`` is not a person's name and ``email_verified`` is no address.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import cache
+
+from classifiers.base import Classifier, ClassificationInput, Finding
+from classifiers.rulepack import LabelRule
+
+_SEPARATORS = re.compile(r"[\s_\-.:/\\\[\]{}()#$]+")
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\x00-\x7f]+")
+# Pinyin initials of two letters are too common as abbreviations to match
+# inside long names (``zh`` is also "Chinese"); they count only in short names.
+_SHORT_PINYIN_MAX_TOKENS = 2
+
+
+@cache
+def tokenize(name: str) -> tuple[str, ...]:
+    """Split a column name into lower-case word tokens.
+
+    Plural English tokens are reduced to the singular (``phones`` ->
+    ``phone``) so hints need only one spelling.
+    """
+    tokens: list[str] = []
+    for part in _SEPARATORS.split(name):
+        for word in _WORDS.findall(part):
+            token = word.lower()
+            if len(token) > 3 and token.endswith("s") and token.isascii():
+                token = token[:-1]
+            tokens.append(token)
+    return tuple(tokens)
+
+
+def _contains_run(tokens: tuple[str, ...], run: tuple[str, ...]) -> bool:
+    width = len(run)
+    return any(tokens[i : i + width] == run for i in range(len(tokens) - width + 1))
+
+
+def match_hint(name: str, label: LabelRule) -> str | None:
+    """Return the hint of ``label`` that ``name`` matches, or None."""
+    hints = label.name_hints
+    for hint in hints.zh:
+        if hint in name:
+            return hint
+
+    tokens = tokenize(name)
+    if not tokens:
+        return None
+    excluded = set(hints.exclude) & set(tokens)
+    joined = "".join(tokens)
+
+    for hint in hints.en:
+        run = tokenize(hint)
+        if excluded - set(run):
+            continue
+        if _contains_run(tokens, run) or joined == "".join(run):
+            return hint
+    for hint in hints.pinyin:
+        if excluded:
+            break
+        if len(hint) <= 2 and len(tokens) > _SHORT_PINYIN_MAX_TOKENS:
+            continue
+        if hint in tokens:
+            return hint
+    return None
+
+
+class NameClassifier(Classifier):
+    """Give a ``name`` finding for every label whose hints a column name matches."""
+
+    name = "names"
+    stage = 1
+
+    def classify(self, data: ClassificationInput) -> Iterable[Finding]:
+        for column in data.columns:
+            for label in self.rules.labels.values():
+                if label.scope == "dataset":
+                    continue
+                hint = match_hint(column, label)
+                if hint is None:
+                    continue
+                yield Finding(
+                    column=column,
+                    label_id=label.id,
+                    source="name",
+                    score=label.name_confidence,
+                    rule_id=f"{label.id}.name",
+                    signals=(f"column name matches hint '{hint}'",),
+                )

@@ -1,0 +1,230 @@
+"""Load the rule pack: the data file that says how each label is recognised.
+
+The shipped pack lives in ``classifiers/rules/default.yaml``. A user file given
+with ``--rules`` is merged over it: for a label id it names, the fields it sets
+replace the shipped ones, and a new id adds a label. The merged pack's version records both, and
+every label cardex writes carries that version.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scanner.errors import RulePackError
+
+DEFAULT_PACK = "default.yaml"
+
+Shape = Literal[
+    "any",
+    "text",
+    "identifier",
+    "person_name",
+    "date",
+    "gender",
+    "number",
+    "vector",
+    "media",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NameHints(_Strict):
+    """Column-name hints in three spellings.
+
+    English and pinyin hints match whole tokens of the column name after it
+    is split on separators and camel case (``ownerPhone`` -> owner, phone);
+    Chinese hints match anywhere in the name.
+    """
+
+    en: tuple[str, ...] = ()
+    zh: tuple[str, ...] = ()
+    pinyin: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = Field(
+        default=(),
+        description="Tokens that cancel an English hint, e.g. 'city' in city_name.",
+    )
+
+
+class ValueRule(_Strict):
+    """A value check: values passing ``validator`` are evidence for the label."""
+
+    id: str
+    validator: str
+    shape: str | None = Field(
+        default=None,
+        description="Validator for the unvalidated form; a column mostly of this "
+        "shape that fails ``validator`` is a look-alike, not the label.",
+    )
+    confidence: float = Field(ge=0, le=1)
+    requires_name_hint: bool = False
+    sparse: bool = Field(
+        default=False,
+        description="Whether an absolute count of hits labels a mostly other column.",
+    )
+    min_share: float | None = Field(default=None, ge=0, le=1)
+
+
+class LabelRule(_Strict):
+    """How one label id is named, justified and recognised."""
+
+    id: str
+    category: Literal["personal", "sensitive_personal", "important", "flag"]
+    name_zh: str
+    name_en: str
+    grounds: str
+    source: str
+    provisional: bool = False
+    scope: Literal["column", "dataset", "both"] = "column"
+    name_hints: NameHints = NameHints()
+    name_confidence: float = Field(default=0.6, ge=0, le=1)
+    name_shape: Shape = "any"
+    value_rules: tuple[ValueRule, ...] = ()
+
+
+class Thresholds(_Strict):
+    """Pack-wide decision thresholds."""
+
+    min_confidence: float = Field(default=0.5, ge=0, le=1)
+    min_share: float = Field(default=0.6, ge=0, le=1)
+    min_sparse_matches: int = Field(default=3, ge=1)
+    look_alike_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of shaped-but-invalid values that marks a look-alike.",
+    )
+    masked_share: float = Field(default=0.5, ge=0, le=1)
+    coordinate_decimals: int = Field(
+        default=4,
+        ge=0,
+        description="Decimals from which a coordinate is precise (4 decimals ~ 11 m).",
+    )
+
+
+class RulePackFile(_Strict):
+    """The top level of a rule pack file."""
+
+    name: str
+    version: str
+    thresholds: Thresholds | None = None
+    labels: tuple[LabelRule, ...]
+
+    @field_validator("labels")
+    @classmethod
+    def _unique_ids(cls, labels: tuple[LabelRule, ...]) -> tuple[LabelRule, ...]:
+        seen: set[str] = set()
+        for label in labels:
+            if label.id in seen:
+                raise ValueError(f"label id {label.id!r} is defined twice")
+            seen.add(label.id)
+        return labels
+
+
+class RulePack:
+    """The merged rules in force for one scan."""
+
+    def __init__(
+        self, labels: dict[str, LabelRule], thresholds: Thresholds, version: str
+    ) -> None:
+        self.labels = labels
+        self.thresholds = thresholds
+        self.version = version
+
+    def __getitem__(self, label_id: str) -> LabelRule:
+        return self.labels[label_id]
+
+    def __contains__(self, label_id: object) -> bool:
+        return label_id in self.labels
+
+    @cached_property
+    def value_rules(self) -> list[tuple[LabelRule, ValueRule]]:
+        return [(label, rule) for label in self.labels.values() for rule in label.value_rules]
+
+
+def _read_yaml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RulePackError(f"rule pack {origin} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RulePackError(
+            f"rule pack {origin} must be a mapping with name, version and labels"
+        )
+    return data
+
+
+def _validate(data: dict[str, Any], origin: str) -> RulePackFile:
+    try:
+        return RulePackFile.model_validate(data)
+    except ValidationError as exc:
+        raise RulePackError(f"rule pack {origin} is invalid:\n{exc}") from exc
+
+
+def _merge(shipped: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+    """Merge a user pack over the shipped one, label by label, key by key."""
+    labels = {label["id"]: dict(label) for label in shipped.get("labels", [])}
+    for label in user.get("labels") or []:
+        if not isinstance(label, dict) or "id" not in label:
+            raise RulePackError(f"every label in a rule pack needs an id: {label!r}")
+        labels.setdefault(label["id"], {}).update(label)
+    thresholds = {**(shipped.get("thresholds") or {}), **(user.get("thresholds") or {})}
+    return {
+        "name": shipped["name"],
+        "version": f"{shipped['version']}+{user.get('name')}-{user.get('version')}",
+        "thresholds": thresholds,
+        "labels": list(labels.values()),
+    }
+
+
+def _check_validators(pack: RulePack, origin: str) -> None:
+    from classifiers.shapes import all_validators
+
+    validators = all_validators()
+    for label, rule in pack.value_rules:
+        for name in filter(None, (rule.validator, rule.shape)):
+            if name not in validators:
+                choices = ", ".join(sorted(validators))
+                raise RulePackError(
+                    f"rule {rule.id} of label {label.id} in {origin} names unknown "
+                    f"validator {name!r}; valid validators: {choices}"
+                )
+
+
+def load_rule_pack(user_file: str | Path | None = None) -> RulePack:
+    """Load the shipped rule pack, merged with ``user_file`` when given."""
+    shipped_text = resources.files("classifiers.rules").joinpath(DEFAULT_PACK)
+    data = _read_yaml(shipped_text.read_text(encoding="utf-8"), DEFAULT_PACK)
+    origin = DEFAULT_PACK
+
+    if user_file is not None:
+        path = Path(user_file)
+        try:
+            user_text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise RulePackError(
+                f"cannot read rule pack {path}: {exc.strerror}; check the --rules path"
+            ) from exc
+        user = _read_yaml(user_text, str(path))
+        for key in ("name", "version"):
+            if not user.get(key):
+                raise RulePackError(f"rule pack {path} needs a '{key}' field")
+        data = _merge(data, user)
+        origin = str(path)
+
+    pack_file = _validate(data, origin)
+    pack = RulePack(
+        {label.id: label for label in pack_file.labels},
+        pack_file.thresholds or Thresholds(),
+        pack_file.version,
+    )
+    _check_validators(pack, origin)
+    return pack

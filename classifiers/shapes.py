@@ -1,0 +1,133 @@
+"""Value shapes that complement the identifier validators.
+
+These recognise things without a checksum: Chinese person names, Chinese
+postal addresses, gender words, plain digit runs (the unvalidated form of a
+card or IMEI number) and US social security numbers. They follow the same
+contract as ``classifiers.validators``: a string array in, a boolean numpy
+array out, nulls False.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Validator = Callable[[pa.Array], np.ndarray]
+
+# The CJK Unified Ideographs block, as literal characters because RE2 (used
+# by pyarrow compute) does not read \u escapes.
+_CJK = "\u4e00-\u9fa5"
+
+
+def _regex(values: pa.Array, pattern: str) -> np.ndarray:
+    matched = pc.match_substring_regex(values, pattern)
+    return pc.fill_null(matched, False).to_numpy(zero_copy_only=False)
+
+
+@cache
+def surnames() -> tuple[frozenset[str], frozenset[str]]:
+    """Common Chinese surnames: (single-character, two-character)."""
+    text = resources.files("classifiers").joinpath("data/cn_surnames.txt")
+    single: set[str] = set()
+    double: set[str] = set()
+    for line in text.read_text(encoding="utf-8").splitlines():
+        word = line.split("#", 1)[0].strip()
+        if len(word) == 1:
+            single.add(word)
+        elif len(word) == 2:
+            double.add(word)
+    return frozenset(single), frozenset(double)
+
+
+def cn_person_name(values: pa.Array) -> np.ndarray:
+    """Match 2-4 CJK characters that start with a common surname.
+
+    A name with a masked given name (``张*``, ``李**``) also matches.
+    """
+    single, double = surnames()
+    shaped = _regex(values, f"^[{_CJK}][{_CJK}*＊]{{1,3}}$")
+    if not shaped.any():
+        return shaped
+    first = pc.utf8_slice_codeunits(values, 0, 1)
+    first_two = pc.utf8_slice_codeunits(values, 0, 2)
+    known = pc.or_(
+        pc.is_in(first, value_set=pa.array(sorted(single))),
+        pc.is_in(first_two, value_set=pa.array(sorted(double))),
+    )
+    return shaped & pc.fill_null(known, False).to_numpy(zero_copy_only=False)
+
+
+# A Chinese address names an administrative area and a street-level place,
+# usually with a house number: 广东省深圳市南山区科技园路18号.
+_AREA = r"(省|市|自治区|区|县|州|盟|旗|镇|乡)"
+_PLACE = r"(路|街|道|巷|弄|胡同|村|号|栋|幢|室|楼|小区|大厦|花园|苑)"
+
+
+def cn_address(values: pa.Array) -> np.ndarray:
+    """Match Chinese postal addresses: an area word, a place word and a digit."""
+    has_area = _regex(values, _AREA)
+    has_place = _regex(values, _PLACE)
+    has_number = _regex(values, r"[0-9０-９一二三四五六七八九十]+\s*(号|栋|幢|室|楼|弄)")
+    long_enough = pc.fill_null(pc.greater_equal(pc.utf8_length(values), 6), False)
+    return has_area & has_place & has_number & long_enough.to_numpy(zero_copy_only=False)
+
+
+GENDER_WORDS = ("男", "女", "男性", "女性", "male", "female", "m", "f", "1", "2", "0",
+                "未知", "unknown", "u")
+
+
+def cn_gender_word(values: pa.Array) -> np.ndarray:
+    """Match the unambiguous gender words 男/女/男性/女性."""
+    return pc.fill_null(
+        pc.is_in(values, value_set=pa.array(["男", "女", "男性", "女性"])), False
+    ).to_numpy(zero_copy_only=False)
+
+
+def digits15(values: pa.Array) -> np.ndarray:
+    """Match runs of exactly 15 digits (the shape of an IMEI)."""
+    return _regex(values, r"^\d{15}$")
+
+
+def digits16to19(values: pa.Array) -> np.ndarray:
+    """Match 16 to 19 digits, optionally grouped by spaces or dashes (a card)."""
+    return _regex(values, r"^\d{4}([ -]?\d{4}){2}[ -]?\d{4,7}$")
+
+
+def us_ssn(values: pa.Array) -> np.ndarray:
+    """Match US social security numbers ``AAA-GG-SSSS`` with valid groups.
+
+    Area 000, 666 and 900-999, group 00 and serial 0000 are never issued
+    (SSA, Social Security Number Randomization, 2011).
+    """
+    shaped = _regex(values, r"^\d{3}-\d{2}-\d{4}$")
+    invalid = _regex(values, r"^(000|666|9\d\d)-|^\d{3}-00-|-0000$")
+    return shaped & ~invalid
+
+
+def has_digit(values: pa.Array) -> np.ndarray:
+    """Match values that contain at least one digit."""
+    return _regex(values, r"[0-9０-９]")
+
+
+SHAPES: dict[str, Validator] = {
+    "has_digit": has_digit,
+    "cn_person_name": cn_person_name,
+    "cn_address": cn_address,
+    "cn_gender_word": cn_gender_word,
+    "digits15": digits15,
+    "digits16to19": digits16to19,
+    "us_ssn": us_ssn,
+}
+
+
+@cache
+def all_validators() -> dict[str, Validator]:
+    """Every validator a rule pack may name: identifiers and shapes."""
+    from classifiers.validators import VALIDATORS
+
+    return {**VALIDATORS, **SHAPES}

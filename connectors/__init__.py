@@ -1,0 +1,1 @@
+"""Connectors: find datasets in a source and sample their rows."""

@@ -1,0 +1,191 @@
+"""Samplers for columnar files: Parquet, ORC, Arrow IPC and Feather.
+
+Each reads only an evenly spaced subset of the file's row groups (stripes,
+record batches) and takes rows spread within them.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterable
+
+import pyarrow as pa
+import pyarrow.feather as feather
+import pyarrow.orc as orc
+import pyarrow.parquet as pq
+
+from connectors.files.content import ByteSource, ReadContext
+from connectors.files.flatten import flatten_table
+from connectors.files.spread import (
+    allocate_rows,
+    choose_groups,
+    spread_indices,
+    take_spread,
+)
+from scanner.model import Sample
+
+_BATCH_ROWS = 64 * 1024
+
+# An Arrow stream has no index, so it is read from the start; reading stops
+# after this many bytes of record batches (256 MiB).
+_STREAM_BYTE_LIMIT = 256 * 1024 * 1024
+
+
+def sample_parquet(source: ByteSource, context: ReadContext) -> Sample:
+    """Sample a Parquet file from a spread of its row groups."""
+    with source.open_arrow() as handle:
+        parquet = pq.ParquetFile(handle)
+        metadata = parquet.metadata
+        counts = [
+            metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)
+        ]
+        chosen = choose_groups(counts, context.rows)
+        allocated = allocate_rows([counts[i] for i in chosen], context.rows)
+
+        parts = [parquet.schema_arrow.empty_table()]
+        for group, rows in zip(chosen, allocated, strict=True):
+            context.check_time()
+            batches = parquet.iter_batches(batch_size=_BATCH_ROWS, row_groups=[group])
+            schema = parquet.schema_arrow
+            parts.append(_take_from_batches(batches, counts[group], rows, schema))
+            source.add_read(_row_group_bytes(metadata.row_group(group)))
+        source.add_read(metadata.serialized_size)
+
+    table = pa.concat_tables(parts)
+    _note_spread(context, "row groups", len(chosen), len(counts))
+    return _columnar_sample(table, context, "parquet", metadata.num_rows)
+
+
+def _row_group_bytes(group: pq.RowGroupMetaData) -> int:
+    return sum(group.column(i).total_compressed_size for i in range(group.num_columns))
+
+
+def _take_from_batches(
+    batches: Iterable[pa.RecordBatch], total: int, requested: int, schema: pa.Schema
+) -> pa.Table:
+    """Select ``requested`` rows, evenly spaced, from batches of ``total`` rows."""
+    keep = spread_indices(total, requested)
+    selected: list[pa.RecordBatch] = []
+    start = 0
+    cursor = 0
+    for batch in batches:
+        end = start + batch.num_rows
+        local: list[int] = []
+        while cursor < len(keep) and keep[cursor] < end:
+            local.append(keep[cursor] - start)
+            cursor += 1
+        if local:
+            selected.append(batch.take(pa.array(local)))
+        start = end
+        if cursor >= len(keep):
+            break
+    return pa.Table.from_batches(selected, schema=schema)
+
+
+def sample_orc(source: ByteSource, context: ReadContext) -> Sample:
+    """Sample an ORC file from a spread of its stripes."""
+    with source.open_arrow() as handle:
+        reader = orc.ORCFile(handle)
+        stripes = reader.nstripes
+        # pyarrow does not expose per-stripe row counts; assume equal stripes.
+        mean = reader.nrows / stripes if stripes else 0
+        chosen = choose_groups([math.ceil(mean)] * stripes, context.rows)
+        per_stripe = math.ceil(context.rows / max(1, len(chosen)))
+
+        parts = [reader.schema.empty_table()]
+        for stripe in chosen:
+            context.check_time()
+            batch = reader.read_stripe(stripe)
+            sampled = batch.take(pa.array(spread_indices(batch.num_rows, per_stripe)))
+            parts.append(pa.Table.from_batches([sampled]))
+        share = len(chosen) / stripes if stripes else 0
+        footer = reader.file_footer_length + reader.file_postscript_length
+        source.add_read(int(reader.content_length * share) + footer)
+        total = reader.nrows
+
+    table = pa.concat_tables(parts)
+    _note_spread(context, "stripes", len(chosen), stripes)
+    return _columnar_sample(table, context, "orc", total)
+
+
+def sample_arrow_file(source: ByteSource, context: ReadContext) -> Sample:
+    """Sample an Arrow IPC file (Feather v2) from a spread of record batches."""
+    with source.open_arrow() as handle:
+        reader = pa.ipc.open_file(handle)
+        batch_count = reader.num_record_batches
+        total = reader.count_rows()
+        mean = math.ceil(total / batch_count) if batch_count else 0
+        chosen = choose_groups([mean] * batch_count, context.rows)
+        per_batch = math.ceil(context.rows / max(1, len(chosen)))
+
+        parts = [reader.schema.empty_table()]
+        for index in chosen:
+            context.check_time()
+            batch = reader.get_batch(index)
+            source.add_read(batch.nbytes)
+            sampled = batch.take(pa.array(spread_indices(batch.num_rows, per_batch)))
+            parts.append(pa.Table.from_batches([sampled]))
+
+    table = pa.concat_tables(parts)
+    _note_spread(context, "record batches", len(chosen), batch_count)
+    return _columnar_sample(table, context, "arrow", total)
+
+
+def sample_arrow_stream(source: ByteSource, context: ReadContext) -> Sample:
+    """Sample an Arrow IPC stream, read from the start up to a byte limit."""
+    with source.open_arrow() as handle:
+        reader = pa.ipc.open_stream(handle)
+        batches: list[pa.RecordBatch] = []
+        seen = 0
+        for batch in reader:
+            context.check_time()
+            batches.append(batch)
+            seen += batch.nbytes
+            if seen > _STREAM_BYTE_LIMIT:
+                context.note(
+                    f"Arrow stream sampled from its first "
+                    f"{_STREAM_BYTE_LIMIT // (1024 * 1024)} MiB of record batches"
+                )
+                break
+        schema = reader.schema
+    source.add_read(seen)
+
+    table = pa.Table.from_batches(batches, schema=schema)
+    total = table.num_rows if seen <= _STREAM_BYTE_LIMIT else None
+    return _columnar_sample(take_spread(table, context.rows), context, "arrow", total)
+
+
+def sample_feather_v1(source: ByteSource, context: ReadContext) -> Sample:
+    """Sample a Feather version 1 file, which has no record batches."""
+    with source.open_arrow() as handle, warnings.catch_warnings():
+        # pyarrow 25 deprecated Feather v1 but still reads it. The note below
+        # informs the user instead of a warning on stderr.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        table = feather.read_table(handle)
+    source.add_read(table.nbytes)
+    context.note(
+        "Feather version 1 is deprecated since pyarrow 25; rewrite the file as "
+        "Arrow IPC (Feather version 2) before pyarrow drops support"
+    )
+    return _columnar_sample(
+        take_spread(table, context.rows), context, "feather", table.num_rows
+    )
+
+
+def _columnar_sample(
+    table: pa.Table, context: ReadContext, format_name: str, total: int | None
+) -> Sample:
+    flat, types = flatten_table(take_spread(table, context.rows))
+    return Sample(
+        table=flat,
+        source_types=types,
+        total_rows=total,
+        format=format_name,
+        notes=context.notes,
+    )
+
+
+def _note_spread(context: ReadContext, unit: str, chosen: int, total: int) -> None:
+    if 0 < chosen < total:
+        context.note(f"rows taken from {chosen} of {total} {unit}, evenly spaced")

@@ -1,0 +1,276 @@
+"""List the datasets under a local path or glob.
+
+Every file is its own dataset, except under a Hive-partitioned folder: a
+folder whose subfolders are named ``key=value`` is one dataset, rooted at
+that folder, holding every data file inside its partition subfolders.
+
+Files that only engines use (hidden files, ``_SUCCESS``, ``*.crc``,
+``*.tmp``, ``_temporary/``...) are skipped without a note. A folder that
+cannot be listed yields a ``DatasetFailure`` and the walk goes on.
+
+An SQLite database file (``.db``, ``.sqlite``...) found in a folder is listed
+by the installed connector that accepts its ``sqlite:///`` URL, so that each
+of its tables is a dataset.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+import logging
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from urllib.parse import unquote
+
+from connectors.base import Connector, DiscoveryOptions
+from connectors.files.errors import NOT_FOUND, to_dataset_error
+from connectors.files.handles import FileDataset, PartitionedDataset, PartitionFile
+from scanner.errors import CardexError
+from scanner.model import DatasetFailure, DatasetHandle
+
+logger = logging.getLogger(__name__)
+
+GLOB_CHARACTERS = frozenset("*?[")
+
+_IGNORED_NAMES = frozenset({"_SUCCESS", "_temporary", "_metadata", "_common_metadata"})
+_IGNORED_PATTERNS = ("*.crc", "*.tmp", "_committed_*", "_started_*", "_temporary*")
+_PARTITION_DIR = re.compile(r"[^=]+=[^=]*")
+# Hive writes this value for a null partition key.
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+_SQLITE_EXTENSIONS = frozenset({".db", ".sqlite", ".sqlite3", ".db3"})
+# The first 16 bytes of every SQLite 3 database file.
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+Found = DatasetHandle | DatasetFailure
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """Settings shared by one discovery run."""
+
+    base: str
+    options: DiscoveryOptions
+    # Real paths of the folders walked so far, so a symlink loop ends.
+    visited: set[str] = field(default_factory=set)
+
+    def selected(self, path: str) -> bool:
+        """Apply the include and exclude globs to ``path``, relative to the base."""
+        relative = self.relative(path)
+        include = self.options.include
+        if include and not any(
+            fnmatch.fnmatch(relative, pattern) for pattern in include
+        ):
+            return False
+        return not any(fnmatch.fnmatch(relative, p) for p in self.options.exclude)
+
+    def relative(self, path: str) -> str:
+        relative = os.path.relpath(path, self.base)
+        if relative == ".":
+            relative = os.path.basename(path)
+        return relative.replace(os.sep, "/")
+
+
+def discover_path(path: str, options: DiscoveryOptions) -> Iterator[Found]:
+    """Yield the datasets under ``path``, which may contain glob characters."""
+    if has_glob(path) and not os.path.exists(path):
+        yield from _discover_glob(path, options)
+        return
+    if not os.path.exists(path):
+        yield DatasetFailure(
+            uri=os.path.abspath(path),
+            reason=NOT_FOUND,
+            message=f"{os.path.abspath(path)} does not exist; check the path",
+        )
+        return
+    base = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    yield from _discover_entry(os.path.abspath(path), _Walk(base, options), True)
+
+
+def has_glob(path: str) -> bool:
+    return any(character in GLOB_CHARACTERS for character in path)
+
+
+def _discover_glob(pattern: str, options: DiscoveryOptions) -> Iterator[Found]:
+    base = _glob_base(pattern)
+    walk = _Walk(base, options)
+    matches = sorted(glob.glob(pattern, recursive=True))
+    if not matches:
+        logger.warning("the glob %s matches no files", pattern)
+    for match in matches:
+        parts = walk.relative(match).split("/")
+        if any(is_ignored(part) for part in parts):
+            continue
+        yield from _discover_entry(os.path.abspath(match), walk, True)
+
+
+def _glob_base(pattern: str) -> str:
+    """Return the folder part of ``pattern`` before its first glob character."""
+    parts = pattern.split(os.sep)
+    fixed: list[str] = []
+    for part in parts:
+        if has_glob(part):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or "."
+
+
+def _discover_entry(path: str, walk: _Walk, named: bool) -> Iterator[Found]:
+    """Yield datasets for a file or folder; ``named`` if the caller named it."""
+    if not named and is_ignored(os.path.basename(path)):
+        return
+    if not os.path.isdir(path):
+        if not walk.selected(path):
+            return
+        if _is_sqlite_database(path):
+            yield from _discover_database(path, walk)
+        else:
+            yield FileDataset(path, walk.options.timeout)
+        return
+    yield from _discover_folder(path, walk)
+
+
+def _is_sqlite_database(path: str) -> bool:
+    """Tell whether ``path`` has an SQLite extension and the SQLite header."""
+    if os.path.splitext(path)[1].lower() not in _SQLITE_EXTENSIONS:
+        return False
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError:
+        return False  # sampling the file will report the error
+
+
+def _discover_database(path: str, walk: _Walk) -> Iterator[Found]:
+    """Yield the tables of an SQLite file through a database connector."""
+    url = f"sqlite:///{path}"
+    connector = _database_connector(url)
+    if connector is None:
+        yield FileDataset(path, walk.options.timeout)
+        return
+    # The include and exclude globs selected the file by its path. They are
+    # not applied again to the table names.
+    options = DiscoveryOptions(timeout=walk.options.timeout)
+    try:
+        yield from connector.discover(url, options)
+    except CardexError as exc:
+        reason = getattr(exc, "reason", "error")
+        logger.warning("could not list the tables of %s: %s", path, exc)
+        yield DatasetFailure(uri=url, reason=reason, message=str(exc))
+
+
+def _database_connector(url: str) -> Connector | None:
+    """Return an installed connector, other than this one, that reads ``url``."""
+    from scanner.plugins import CONNECTORS, load_plugins
+
+    for name, connector_class in load_plugins(CONNECTORS).items():
+        if name == "files":
+            continue
+        connector = connector_class()
+        if connector.accepts(url):
+            return connector
+    return None
+
+
+def _discover_folder(path: str, walk: _Walk) -> Iterator[Found]:
+    real = os.path.realpath(path)
+    if real in walk.visited:
+        return
+    walk.visited.add(real)
+    try:
+        entries = sorted(os.scandir(path), key=lambda entry: entry.name)
+    except OSError as exc:
+        yield _listing_failure(path, exc)
+        return
+
+    if any(_is_partition_dir(entry) for entry in entries):
+        yield from _partitioned(path, entries, walk)
+        return
+    for entry in entries:
+        yield from _discover_entry(entry.path, walk, False)
+
+
+def _partitioned(
+    path: str, entries: list[os.DirEntry[str]], walk: _Walk
+) -> Iterator[Found]:
+    """Yield one dataset for a partitioned folder, plus files beside it."""
+    files: list[PartitionFile] = []
+    for entry in entries:
+        if is_ignored(entry.name):
+            continue
+        if _is_partition_dir(entry):
+            yield from _collect_partition(entry.path, (), walk, files)
+        else:
+            # Files and plain folders beside the partitions are not part of them.
+            yield from _discover_entry(entry.path, walk, False)
+    if files and (walk.selected(path) or any(walk.selected(f.path) for f in files)):
+        remaining = [f for f in files if not _excluded(f.path, walk)]
+        if remaining:
+            yield PartitionedDataset(path, remaining, walk.options.timeout)
+
+
+def _collect_partition(
+    path: str,
+    parent: tuple[tuple[str, str | None], ...],
+    walk: _Walk,
+    files: list[PartitionFile],
+) -> Iterator[DatasetFailure]:
+    """Add the data files under one partition folder to ``files``."""
+    partition = parent
+    name = os.path.basename(path)
+    if _PARTITION_DIR.fullmatch(name):
+        key, _, value = name.partition("=")
+        partition = (*parent, (unquote(key), _partition_value(value)))
+    try:
+        entries = sorted(os.scandir(path), key=lambda entry: entry.name)
+    except OSError as exc:
+        yield _listing_failure(path, exc)
+        return
+    for entry in entries:
+        if is_ignored(entry.name):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            yield from _collect_partition(entry.path, partition, walk, files)
+        else:
+            files.append(PartitionFile(entry.path, partition))
+
+
+def _partition_value(raw: str) -> str | None:
+    value = unquote(raw)
+    return None if value == _HIVE_NULL else value
+
+
+def _is_partition_dir(entry: os.DirEntry[str]) -> bool:
+    return (
+        not is_ignored(entry.name)
+        and _PARTITION_DIR.fullmatch(entry.name) is not None
+        and entry.is_dir()
+    )
+
+
+def _excluded(path: str, walk: _Walk) -> bool:
+    relative = walk.relative(path)
+    return any(fnmatch.fnmatch(relative, p) for p in walk.options.exclude)
+
+
+def is_ignored(name: str) -> bool:
+    """Tell whether a file or folder name is engine bookkeeping or hidden."""
+    if name.startswith(".") or name in _IGNORED_NAMES:
+        return True
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in _IGNORED_PATTERNS)
+
+
+def _listing_failure(path: str, exc: OSError) -> DatasetFailure:
+    error = to_dataset_error(exc, path, "folder")
+    if isinstance(exc, PermissionError):
+        message = (
+            f"permission denied listing {path}; grant the scanning user read and "
+            "execute access to the folder or exclude it"
+        )
+    else:
+        message = str(error)
+    logger.warning("could not list %s: %s", path, message)
+    return DatasetFailure(
+        uri=os.path.abspath(path), reason=error.reason, message=message
+    )

@@ -1,0 +1,175 @@
+"""Pick the sampler for a file by its content and run it.
+
+``sample_file`` is the entry point: it reads the head of the file, names its
+format with ``sniff_format``, decompresses ``.gz``/``.zst``/``.bz2``/``.xz``
+content, and hands the bytes to the sampler registered for the format in
+``SAMPLERS``. A new format needs a magic number in ``detect.py`` and an entry
+here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from connectors.files.avro import sample_avro
+from connectors.files.columnar import (
+    sample_arrow_file,
+    sample_arrow_stream,
+    sample_feather_v1,
+    sample_orc,
+    sample_parquet,
+)
+from connectors.files.content import (
+    COMPRESSIONS,
+    DECOMPRESSED_LIMIT,
+    MIB,
+    ByteSource,
+    LocalFile,
+    ReadContext,
+    decompress_head,
+)
+from connectors.files.detect import sniff_format
+from connectors.files.errors import translate_errors
+from connectors.files.text import sample_delimited, sample_json
+from scanner.errors import DatasetError, UnreadableFormatError, UnsupportedError
+from scanner.model import Sample
+
+Sampler = Callable[[ByteSource, ReadContext], Sample]
+
+SAMPLERS: dict[str, Sampler] = {
+    "parquet": sample_parquet,
+    "orc": sample_orc,
+    "arrow": sample_arrow_file,
+    "arrow_stream": sample_arrow_stream,
+    "feather": sample_feather_v1,
+    "avro": sample_avro,
+    "csv": sample_delimited,
+    "json": lambda source, context: sample_json(source, context, "json"),
+    "jsonl": lambda source, context: sample_json(source, context, "jsonl"),
+}
+
+# Formats whose readers need the whole content, not only its start.
+_NEEDS_WHOLE_CONTENT = frozenset(
+    {"parquet", "orc", "arrow", "arrow_stream", "feather", "avro"}
+)
+
+# Recognised formats that are not tables, with the words used in messages.
+NOT_TABULAR: dict[str, str] = {
+    "jpeg": "a JPEG image",
+    "png": "a PNG image",
+    "gif": "a GIF image",
+    "tiff": "a TIFF image",
+    "bmp": "a BMP image",
+    "webp": "a WebP image",
+    "mp4": "an MP4 video",
+    "avi": "an AVI video",
+    "matroska": "a Matroska video",
+    "wav": "a WAV audio file",
+    "mp3": "an MP3 audio file",
+    "flac": "a FLAC audio file",
+    "ogg": "an Ogg media file",
+    "pdf": "a PDF document",
+    "html": "an HTML document",
+    "xml": "an XML document",
+    "zip": "a ZIP archive (or an Office document)",
+    "tar": "a tar archive",
+    "7z": "a 7-Zip archive",
+    "rar": "a RAR archive",
+    "hdf5": "an HDF5 file",
+    "las": "a LAS point cloud",
+    "elf": "an executable",
+}
+
+# The formats an extension promises, to note when the content disagrees.
+_EXTENSION_FORMATS: dict[str, frozenset[str]] = {
+    ".parquet": frozenset({"parquet"}),
+    ".parq": frozenset({"parquet"}),
+    ".pq": frozenset({"parquet"}),
+    ".orc": frozenset({"orc"}),
+    ".arrow": frozenset({"arrow", "arrow_stream"}),
+    ".arrows": frozenset({"arrow_stream"}),
+    ".feather": frozenset({"arrow", "feather"}),
+    ".avro": frozenset({"avro"}),
+    ".csv": frozenset({"csv"}),
+    ".tsv": frozenset({"csv"}),
+    ".json": frozenset({"json", "jsonl"}),
+    ".jsonl": frozenset({"jsonl", "json"}),
+    ".ndjson": frozenset({"jsonl", "json"}),
+    ".gz": frozenset({"gzip"}),
+    ".zst": frozenset({"zstd"}),
+}
+
+
+def sample_file(path: str, context: ReadContext) -> Sample:
+    """Sample the file at ``path``; raise a ``DatasetError`` if that fails."""
+    with translate_errors(path, "file"):
+        source = LocalFile(path, context)
+    format_name = sniff_format(source.head, source.extension)
+    _note_extension(context, source.extension, format_name)
+
+    if format_name not in COMPRESSIONS:
+        return _sample_content(source, context, format_name, path)
+
+    with translate_errors(path, format_name):
+        inner = decompress_head(source, format_name, context)
+    inner_format = sniff_format(inner.head, inner.extension)
+    if inner_format in COMPRESSIONS:
+        raise UnsupportedError(
+            f"{path} is compressed twice ({inner_format} inside {format_name}); "
+            "decompress it once before scanning"
+        )
+    if not inner.complete:
+        context.note(
+            f"{format_name}-compressed content sampled from its first "
+            f"{DECOMPRESSED_LIMIT // MIB} MiB after decompression"
+        )
+    sample = _sample_content(inner, context, inner_format, path)
+    sample.format = f"{inner_format}+{format_name}"
+    return sample
+
+
+def _sample_content(
+    source: ByteSource, context: ReadContext, format_name: str, path: str
+) -> Sample:
+    sampler = SAMPLERS.get(format_name)
+    if sampler is None:
+        raise _not_sampled(format_name, path)
+    if format_name in _NEEDS_WHOLE_CONTENT and not source.complete:
+        raise UnsupportedError(
+            f"{path} contains compressed {format_name} data larger than "
+            f"{DECOMPRESSED_LIMIT // MIB} MiB, which cannot be sampled from its "
+            "start; decompress it before scanning"
+        )
+    with translate_errors(path, format_name):
+        return sampler(source, context)
+
+
+def _not_sampled(format_name: str, path: str) -> DatasetError:
+    if format_name == "empty":
+        return UnreadableFormatError(
+            f"{path} is an empty file (0 bytes); remove it or exclude it from the scan"
+        )
+    if format_name == "sqlite":
+        return UnsupportedError(
+            f"{path} is an SQLite database, which the file connector does not "
+            f"read; scan it by its URL, sqlite:///{path}"
+        )
+    if format_name in NOT_TABULAR:
+        return UnsupportedError(
+            f"{path} is {NOT_TABULAR[format_name]}, not a table; cardex does not "
+            "sample this format yet, so exclude it from the scan"
+        )
+    return UnreadableFormatError(
+        f"{path} is binary data in no format cardex reads (Parquet, ORC, Arrow, "
+        "Feather, Avro, JSON, delimited text, or these compressed with gzip, "
+        "zstd, bzip2 or xz); exclude it from the scan"
+    )
+
+
+def _note_extension(context: ReadContext, extension: str, format_name: str) -> None:
+    expected = _EXTENSION_FORMATS.get(extension)
+    if expected is None or format_name in expected or format_name == "empty":
+        return
+    context.note(
+        f"read by content as {format_name} although the extension says {extension}"
+    )

@@ -1,0 +1,5 @@
+"""Catalog stores: where labels live between scans and where people decide."""
+
+from scanner.catalog.base import CatalogStore, LabelChanges, default_catalog_url, open_catalog
+
+__all__ = ["CatalogStore", "LabelChanges", "default_catalog_url", "open_catalog"]

@@ -1,0 +1,122 @@
+"""The interface every catalog store implements, and how one is opened.
+
+A store keeps datasets, their columns, labels with their state (suggested by
+the scanner, confirmed or rejected by a person) and scan runs. Stores are
+registered under the ``cardex.catalogs`` entry-point group, keyed by the
+URL scheme they serve (``sqlite``, ``postgresql``).
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import UsageError
+from scanner.model import DatasetFailure, DatasetResult, LabelState
+
+CATALOG_ENV = "CARDEX_CATALOG"
+
+
+def default_catalog_url() -> str:
+    """Return the catalog URL used when none is given.
+
+    ``$CARDEX_CATALOG`` when set, else a SQLite file at
+    ``$XDG_DATA_HOME/cardex/catalog.db`` (``~/.local/share/cardex/catalog.db``).
+    """
+    if os.environ.get(CATALOG_ENV):
+        return os.environ[CATALOG_ENV]
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local/share")
+    return f"sqlite:///{data_home / 'cardex' / 'catalog.db'}"
+
+
+@dataclass
+class LabelChanges:
+    """What recording one dataset changed in the catalog."""
+
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    #: Decisions people made, by (column or "", label id): (state, who).
+    decisions: dict[tuple[str, str], tuple[LabelState, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """One row of ``cardex catalog list``."""
+
+    uri: str
+    name: str
+    kind: str
+    last_scanned_at: str | None
+    label_ids: tuple[str, ...]
+    last_error: str | None
+
+
+class CatalogStore(abc.ABC):
+    """Stores scan results and the decisions people make about labels."""
+
+    @abc.abstractmethod
+    def begin_scan(self, sources: Sequence[str], rule_pack_version: str) -> int:
+        """Record the start of a scan and return its id."""
+
+    @abc.abstractmethod
+    def record_dataset(self, scan_id: int, result: DatasetResult) -> LabelChanges:
+        """Store one scanned dataset.
+
+        The scanner's own suggestions are replaced by ``result``'s labels;
+        labels a person confirmed or rejected are never changed.
+        """
+
+    @abc.abstractmethod
+    def record_failure(self, scan_id: int, failure: DatasetFailure) -> None:
+        """Note that a dataset failed in this scan, keeping its earlier labels."""
+
+    @abc.abstractmethod
+    def finish_scan(self, scan_id: int, status: str, counts: dict[str, int]) -> None:
+        """Record the end of a scan."""
+
+    @abc.abstractmethod
+    def list_datasets(self) -> list[DatasetSummary]:
+        """Return every dataset in the catalog."""
+
+    @abc.abstractmethod
+    def show_dataset(self, reference: str) -> dict[str, Any]:
+        """Return one dataset with its columns and labels, by URI or name."""
+
+    @abc.abstractmethod
+    def decide_label(
+        self, dataset: str, column: str, label_id: str, state: LabelState, by: str
+    ) -> None:
+        """Record a person's decision on a label of a dataset or column."""
+
+    def close(self) -> None:  # noqa: B027 - optional for stores without resources
+        """Release connections."""
+
+
+def open_catalog(url: str | None = None) -> CatalogStore:
+    """Open the catalog store that serves ``url``'s scheme."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from scanner.plugins import CATALOGS, load_plugins
+
+    url = url or default_catalog_url()
+    try:
+        scheme = make_url(url).get_backend_name()
+    except ArgumentError as exc:
+        raise UsageError(
+            f"invalid catalog URL {url!r}; use a SQLAlchemy URL such as "
+            "sqlite:///path/catalog.db or postgresql://host/db"
+        ) from exc
+    stores = load_plugins(CATALOGS)
+    if scheme not in stores:
+        raise UsageError(
+            f"no catalog store for {scheme!r} URLs; installed stores: "
+            f"{', '.join(sorted(stores))}"
+        )
+    store: CatalogStore = stores[scheme](url)
+    return store

@@ -1,0 +1,469 @@
+"""The local catalog: SQLite by default, any SQLAlchemy database for a team.
+
+The schema is versioned: ``cardex_meta`` holds the schema version and opening
+a catalog applies the migrations it lacks, in order, in one transaction.
+Dataset-level labels are stored with an empty column name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from scanner.catalog.base import CatalogStore, DatasetSummary, LabelChanges
+from scanner.errors import CatalogError, UsageError
+from scanner.masking import redact_text
+from scanner.model import DatasetFailure, DatasetResult, LabelState
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+HUMAN_STATES = ("confirmed", "rejected")
+SCANNER = "scanner"
+DATASET_LEVEL = ""
+
+metadata = sa.MetaData()
+
+meta_table = sa.Table(
+    "cardex_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+scans = sa.Table(
+    "scans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("started_at", sa.String(32), nullable=False),
+    sa.Column("finished_at", sa.String(32)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("sources", sa.Text, nullable=False),
+    sa.Column("rule_pack_version", sa.String(128), nullable=False),
+    sa.Column("counts", sa.Text),
+)
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("uri", sa.String(2048), nullable=False, unique=True),
+    sa.Column("name", sa.String(512), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("format", sa.String(64)),
+    sa.Column("fingerprint", sa.Text),
+    sa.Column("sampled_rows", sa.Integer),
+    sa.Column("total_rows", sa.BigInteger),
+    sa.Column("rule_pack_version", sa.String(128)),
+    sa.Column("first_seen_at", sa.String(32), nullable=False),
+    sa.Column("last_scanned_at", sa.String(32)),
+    sa.Column("last_scan_id", sa.Integer, sa.ForeignKey("scans.id")),
+    sa.Column("last_error", sa.Text),
+)
+columns = sa.Table(
+    "columns",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("name", sa.String(1024), nullable=False),
+    sa.Column("data_type", sa.String(256)),
+    sa.Column("examined", sa.Integer),
+    sa.Column("non_null", sa.Integer),
+    sa.UniqueConstraint("dataset_id", "name"),
+)
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dataset_id", sa.Integer, sa.ForeignKey("datasets.id"), nullable=False),
+    sa.Column("column_name", sa.String(1024), nullable=False),
+    sa.Column("label_id", sa.String(128), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(128), nullable=False),
+    sa.Column("confidence", sa.Float),
+    sa.Column("evidence", sa.Text),
+    sa.Column("rule_pack_version", sa.String(128)),
+    sa.Column("scan_id", sa.Integer, sa.ForeignKey("scans.id")),
+    sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.UniqueConstraint("dataset_id", "column_name", "label_id"),
+)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _create_v1(connection: Connection) -> None:
+    metadata.create_all(connection)
+
+
+# Migration n brings the schema from version n-1 to n.
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1]
+
+
+class LocalCatalog(CatalogStore):
+    """A catalog in a SQLAlchemy database."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._display = parsed.render_as_string(hide_password=True)
+        try:
+            self.engine = sa.create_engine(parsed)
+            with self.engine.begin() as connection:
+                self._migrate(connection)
+        except SQLAlchemyError as exc:
+            raise CatalogError(
+                f"cannot open catalog {self._display}: {redact_text(str(exc.orig or exc))}"
+            ) from exc
+
+    def _migrate(self, connection: Connection) -> None:
+        version = 0
+        if sa.inspect(connection).has_table(meta_table.name):
+            row = connection.execute(
+                sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+            ).first()
+            version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"catalog {self._display} has schema version {version}, newer than "
+                f"this cardex understands ({SCHEMA_VERSION}); upgrade cardex"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            MIGRATIONS[step](connection)
+            logger.info("catalog %s migrated to schema version %d", self._display, step + 1)
+        if version != SCHEMA_VERSION:
+            connection.execute(sa.delete(meta_table).where(meta_table.c.key == "schema_version"))
+            connection.execute(
+                sa.insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION))
+            )
+
+    def _run(self, action: str, work: Callable[[Connection], Any]) -> Any:
+        try:
+            with self.engine.begin() as connection:
+                return work(connection)
+        except SQLAlchemyError as exc:
+            raise CatalogError(
+                f"catalog {self._display}: {action} failed: "
+                f"{redact_text(str(getattr(exc, 'orig', None) or exc))}"
+            ) from exc
+
+    # -- scans --------------------------------------------------------------
+
+    def begin_scan(self, sources: Sequence[str], rule_pack_version: str) -> int:
+        def work(connection: Connection) -> int:
+            result = connection.execute(
+                sa.insert(scans).values(
+                    started_at=_now(),
+                    status="running",
+                    sources=json.dumps(list(sources)),
+                    rule_pack_version=rule_pack_version,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+        scan_id: int = self._run("starting a scan", work)
+        return scan_id
+
+    def finish_scan(self, scan_id: int, status: str, counts: dict[str, int]) -> None:
+        self._run(
+            "finishing a scan",
+            lambda connection: connection.execute(
+                sa.update(scans)
+                .where(scans.c.id == scan_id)
+                .values(finished_at=_now(), status=status, counts=json.dumps(counts))
+            ),
+        )
+
+    # -- datasets -----------------------------------------------------------
+
+    def _dataset_id(self, connection: Connection, result: DatasetResult | DatasetFailure) -> int:
+        row = connection.execute(sa.select(datasets.c.id).where(datasets.c.uri == result.uri)).first()
+        if row:
+            return int(row[0])
+        name = getattr(result, "name", None) or result.uri.rstrip("/").rsplit("/", 1)[-1]
+        kind = getattr(result, "kind", "file")
+        inserted = connection.execute(
+            sa.insert(datasets).values(uri=result.uri, name=name, kind=kind, first_seen_at=_now())
+        )
+        return int(inserted.inserted_primary_key[0])
+
+    def record_dataset(self, scan_id: int, result: DatasetResult) -> LabelChanges:
+        return self._run(  # type: ignore[no-any-return]
+            f"recording {result.uri}", lambda c: self._record(c, scan_id, result)
+        )
+
+    def _record(self, connection: Connection, scan_id: int, result: DatasetResult) -> LabelChanges:
+        dataset_id = self._dataset_id(connection, result)
+        now = _now()
+        rule_pack_version = next(
+            (label.evidence.rule_pack_version for label in result.labels), None
+        )
+        connection.execute(
+            sa.update(datasets)
+            .where(datasets.c.id == dataset_id)
+            .values(
+                name=result.name,
+                kind=result.kind,
+                format=result.format,
+                fingerprint=json.dumps(result.fingerprint.to_dict()),
+                sampled_rows=result.sampled_rows,
+                total_rows=result.total_rows,
+                last_scanned_at=now,
+                last_scan_id=scan_id,
+                last_error=None,
+                rule_pack_version=rule_pack_version,
+            )
+        )
+        connection.execute(sa.delete(columns).where(columns.c.dataset_id == dataset_id))
+        if result.columns:
+            connection.execute(
+                sa.insert(columns),
+                [
+                    {
+                        "dataset_id": dataset_id,
+                        "name": column.name,
+                        "data_type": column.data_type,
+                        "examined": column.examined,
+                        "non_null": column.non_null,
+                    }
+                    for column in result.columns
+                ],
+            )
+        return self._merge_labels(connection, dataset_id, scan_id, result, now)
+
+    def _merge_labels(
+        self,
+        connection: Connection,
+        dataset_id: int,
+        scan_id: int,
+        result: DatasetResult,
+        now: str,
+    ) -> LabelChanges:
+        existing = {
+            (row.column_name, row.label_id): row
+            for row in connection.execute(
+                sa.select(labels).where(labels.c.dataset_id == dataset_id)
+            )
+        }
+        found = {
+            (DATASET_LEVEL, label.id): label for label in result.labels
+        } | {
+            (column.name, label.id): label
+            for column in result.columns
+            for label in column.labels
+        }
+        changes = LabelChanges()
+        for key, row in existing.items():
+            if row.state in HUMAN_STATES:
+                changes.decisions[key] = (row.state, row.source)
+            elif key not in found:
+                connection.execute(sa.delete(labels).where(labels.c.id == row.id))
+                changes.removed += 1
+
+        for key, label in found.items():
+            values = {
+                "category": label.category,
+                "confidence": label.confidence,
+                "evidence": json.dumps(label.evidence.to_dict(), ensure_ascii=False),
+                "rule_pack_version": label.evidence.rule_pack_version,
+                "scan_id": scan_id,
+                "updated_at": now,
+            }
+            row = existing.get(key)
+            if row is None:
+                connection.execute(
+                    sa.insert(labels).values(
+                        dataset_id=dataset_id,
+                        column_name=key[0],
+                        label_id=key[1],
+                        state="suggested",
+                        source=SCANNER,
+                        **values,
+                    )
+                )
+                changes.added += 1
+            elif row.state not in HUMAN_STATES:
+                connection.execute(sa.update(labels).where(labels.c.id == row.id).values(**values))
+                changes.updated += 1
+        return changes
+
+    def record_failure(self, scan_id: int, failure: DatasetFailure) -> None:
+        def work(connection: Connection) -> None:
+            dataset_id = self._dataset_id(connection, failure)
+            connection.execute(
+                sa.update(datasets)
+                .where(datasets.c.id == dataset_id)
+                .values(last_error=f"{failure.reason}: {failure.message}", last_scan_id=scan_id)
+            )
+
+        self._run(f"recording the failure of {failure.uri}", work)
+
+    # -- reading and deciding -------------------------------------------------
+
+    def list_datasets(self) -> list[DatasetSummary]:
+        def work(connection: Connection) -> list[DatasetSummary]:
+            label_rows = connection.execute(
+                sa.select(labels.c.dataset_id, labels.c.label_id).where(
+                    labels.c.state != "rejected"
+                )
+            )
+            by_dataset: dict[int, set[str]] = {}
+            for dataset_id, label_id in label_rows:
+                by_dataset.setdefault(dataset_id, set()).add(label_id)
+            rows = connection.execute(sa.select(datasets).order_by(datasets.c.uri))
+            return [
+                DatasetSummary(
+                    uri=row.uri,
+                    name=row.name,
+                    kind=row.kind,
+                    last_scanned_at=row.last_scanned_at,
+                    label_ids=tuple(sorted(by_dataset.get(row.id, ()))),
+                    last_error=row.last_error,
+                )
+                for row in rows
+            ]
+
+        result: list[DatasetSummary] = self._run("listing datasets", work)
+        return result
+
+    def _find(self, connection: Connection, reference: str) -> Any:
+        row = connection.execute(sa.select(datasets).where(datasets.c.uri == reference)).first()
+        if row is not None:
+            return row
+        matches = connection.execute(
+            sa.select(datasets).where(
+                sa.or_(datasets.c.name == reference, datasets.c.uri.endswith("/" + reference))
+            )
+        ).all()
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UsageError(
+                f"dataset {reference!r} not found in the catalog; "
+                "run 'cardex catalog list' to see dataset names and URIs"
+            )
+        uris = "\n  ".join(match.uri for match in matches)
+        raise UsageError(f"dataset name {reference!r} is ambiguous; use one of:\n  {uris}")
+
+    def show_dataset(self, reference: str) -> dict[str, Any]:
+        def work(connection: Connection) -> dict[str, Any]:
+            row = self._find(connection, reference)
+            column_rows = connection.execute(
+                sa.select(columns).where(columns.c.dataset_id == row.id).order_by(columns.c.id)
+            ).all()
+            label_rows = connection.execute(
+                sa.select(labels).where(labels.c.dataset_id == row.id).order_by(labels.c.label_id)
+            ).all()
+            return _dataset_view(row, column_rows, label_rows)
+
+        result: dict[str, Any] = self._run(f"reading {reference}", work)
+        return result
+
+    def decide_label(
+        self, dataset: str, column: str, label_id: str, state: LabelState, by: str
+    ) -> None:
+        if state not in HUMAN_STATES:
+            raise UsageError(f"invalid decision {state!r}; use confirmed or rejected")
+
+        def work(connection: Connection) -> None:
+            row = self._find(connection, dataset)
+            if column != DATASET_LEVEL:
+                known = connection.execute(
+                    sa.select(columns.c.id).where(
+                        columns.c.dataset_id == row.id, columns.c.name == column
+                    )
+                ).first()
+                if known is None:
+                    raise UsageError(
+                        f"column {column!r} not found in {row.uri}; run "
+                        f"'cardex catalog show {row.name}' to see its columns"
+                    )
+            existing = connection.execute(
+                sa.select(labels.c.id).where(
+                    labels.c.dataset_id == row.id,
+                    labels.c.column_name == column,
+                    labels.c.label_id == label_id,
+                )
+            ).first()
+            values = {"state": state, "source": by, "updated_at": _now()}
+            if existing:
+                connection.execute(sa.update(labels).where(labels.c.id == existing[0]).values(**values))
+            else:
+                connection.execute(
+                    sa.insert(labels).values(
+                        dataset_id=row.id,
+                        column_name=column,
+                        label_id=label_id,
+                        category=_category(label_id),
+                        **values,
+                    )
+                )
+
+        self._run(f"recording a decision on {dataset}", work)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _category(label_id: str) -> str:
+    from classifiers.rulepack import load_rule_pack
+
+    pack = load_rule_pack()
+    if label_id not in pack:
+        raise UsageError(
+            f"unknown label id {label_id!r}; run 'cardex labels' to list the label ids"
+        )
+    return pack[label_id].category
+
+
+def _label_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.label_id,
+        "category": row.category,
+        "state": row.state,
+        "source": row.source,
+        "confidence": row.confidence,
+        "rule_pack_version": row.rule_pack_version,
+        "evidence": json.loads(row.evidence) if row.evidence else None,
+        "updated_at": row.updated_at,
+    }
+
+
+def _dataset_view(row: Any, column_rows: Sequence[Any], label_rows: Sequence[Any]) -> dict[str, Any]:
+    by_column: dict[str, list[dict[str, Any]]] = {}
+    for label in label_rows:
+        by_column.setdefault(label.column_name, []).append(_label_view(label))
+    return {
+        "uri": row.uri,
+        "name": row.name,
+        "kind": row.kind,
+        "format": row.format,
+        "fingerprint": json.loads(row.fingerprint) if row.fingerprint else {},
+        "sampled_rows": row.sampled_rows,
+        "total_rows": row.total_rows,
+        "first_seen_at": row.first_seen_at,
+        "last_scanned_at": row.last_scanned_at,
+        "last_error": row.last_error,
+        "labels": by_column.pop(DATASET_LEVEL, []),
+        "columns": [
+            {
+                "name": column.name,
+                "data_type": column.data_type,
+                "examined": column.examined,
+                "non_null": column.non_null,
+                "labels": by_column.pop(column.name, []),
+            }
+            for column in column_rows
+        ],
+        # Labels people set on columns that the last scan did not see.
+        "other_labels": by_column,
+    }

@@ -1,0 +1,344 @@
+"""The ``cardex`` command line.
+
+Exit codes (also in ``cardex --help`` and docs/cli.md):
+
+    0  success: every dataset was scanned
+    1  failure: nothing could be scanned, the catalog failed, or --on-error fail stopped the scan
+    2  usage error: invalid option, source or rule pack
+    3  partial: some datasets failed and are listed in the report with their reasons
+
+Heavy libraries are imported inside the commands so that ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from scanner import __version__
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  success: every dataset was scanned
+  1  failure: nothing could be scanned, the catalog failed,
+     or --on-error fail stopped the scan
+  2  usage error: invalid option, source or rule pack
+  3  partial: some datasets failed; the report lists them with reasons"""
+
+logger = logging.getLogger("scanner")
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING
+    if quiet:
+        level = logging.ERROR
+    elif verbose == 1:
+        level = logging.INFO
+    elif verbose >= 2:
+        level = logging.DEBUG
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"cardex: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _catalog_option(function: Any) -> Any:
+    return click.option(
+        "--catalog",
+        "catalog_url",
+        metavar="URL",
+        envvar="CARDEX_CATALOG",
+        help="SQLAlchemy URL of the catalog database [env CARDEX_CATALOG; default "
+        "sqlite:///~/.local/share/cardex/catalog.db].",
+    )(function)
+
+
+@click.group(
+    epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, prog_name="cardex")
+def main() -> None:
+    """Find personal, sensitive personal and important data in files and
+    databases, and label it in a catalog."""
+
+
+@main.command(epilog=EXIT_CODES_HELP)
+@click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
+@click.option(
+    "--sample-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Rows sampled per dataset, spread over the dataset.",
+)
+@click.option(
+    "--include",
+    multiple=True,
+    metavar="GLOB",
+    help="Scan only tables (schema.table) or files (path relative to the source) "
+    "matching GLOB; repeatable.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip tables or files matching GLOB; repeatable; wins over --include.",
+)
+@_catalog_option
+@click.option(
+    "--no-catalog",
+    is_flag=True,
+    help="Do not store results in a catalog (report only).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    metavar="PATH",
+    help="Write the JSON report to PATH ('-' for standard output) instead of "
+    "printing a summary table.",
+)
+@click.option(
+    "--rules",
+    "rules_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="YAML rule pack merged over the shipped one (adds or overrides labels).",
+)
+@click.option(
+    "--on-error",
+    type=click.Choice(["fail", "skip", "warn"]),
+    default="warn",
+    show_default=True,
+    help="On a dataset that cannot be read: stop the scan (fail), record it "
+    "quietly (skip) or record it and log a warning (warn).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Limit for each database statement while listing and sampling.",
+)
+@click.option("-v", "--verbose", count=True, help="Log more: -v one line per dataset, -vv debug.")
+@click.option("-q", "--quiet", is_flag=True, help="Log errors only and show no progress bar.")
+def scan(
+    sources: tuple[str, ...],
+    sample_size: int,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    catalog_url: str | None,
+    no_catalog: bool,
+    report_path: str | None,
+    rules_path: str | None,
+    on_error: str,
+    timeout: float,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Scan SOURCE... and label every column.
+
+    A SOURCE is a file, a folder (scanned recursively), a glob such as
+    'exports/*.csv', or a SQLAlchemy database URL such as sqlite:///app.db or
+    postgresql://user@host/db. Results go to the catalog, and to a JSON report
+    with --report.
+    """
+    _configure_logging(verbose, quiet)
+    from scanner.engine import ScanOptions, Scanner
+    from scanner.errors import CatalogError, PluginError, UsageError
+    from scanner.report import print_summary, write_report
+
+    options = ScanOptions(
+        sources=sources,
+        sample_size=sample_size,
+        include=include,
+        exclude=exclude,
+        timeout=timeout,
+        rules_path=rules_path,
+        on_error=on_error,  # type: ignore[arg-type]
+        catalog_url=catalog_url,
+        use_catalog=not no_catalog,
+    )
+    try:
+        with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+            outcome = Scanner(options, progress=progress).run()
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except (CatalogError, PluginError) as exc:
+        _fail(str(exc), EXIT_FAILURE)
+
+    if report_path:
+        try:
+            write_report(outcome, report_path)
+        except OSError as exc:
+            _fail(f"cannot write report {report_path}: {exc.strerror}", EXIT_FAILURE)
+    else:
+        print_summary(outcome, sys.stdout)
+
+    codes = {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILURE}
+    sys.exit(codes[outcome.status])
+
+
+class _progress:
+    """A rich progress bar on standard error, or a no-op."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self._bar = Progress(
+            TextColumn("scanning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._bar.__enter__()
+        self._task = self._bar.add_task("", total=None)
+        return self._update
+
+    def _update(self, done: int, total: int, uri: str) -> None:
+        self._bar.update(self._task, completed=done, total=total, description=uri[-60:])
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc_info)
+
+
+@main.group()
+def catalog() -> None:
+    """Read the local catalog."""
+
+
+@catalog.command("list")
+@_catalog_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def catalog_list(catalog_url: str | None, as_json: bool) -> None:
+    """List the datasets in the catalog with their labels."""
+    store = _open(catalog_url)
+    rows = store.list_datasets()
+    if as_json:
+        click.echo(json.dumps([row.__dict__ for row in rows], ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table()
+    for heading in ("dataset", "kind", "last scanned", "labels", "uri"):
+        table.add_column(heading, overflow="fold")
+    for row in rows:
+        labels = ", ".join(row.label_ids) or ("(error)" if row.last_error else "-")
+        table.add_row(row.name, row.kind, row.last_scanned_at or "-", labels, row.uri)
+    Console().print(table)
+
+
+@catalog.command("show")
+@click.argument("dataset")
+@_catalog_option
+def catalog_show(dataset: str, catalog_url: str | None) -> None:
+    """Show one DATASET (its URI, or its name when unique) as JSON: columns,
+    labels with state and evidence."""
+    store = _open(catalog_url)
+    from scanner.errors import UsageError
+
+    try:
+        view = store.show_dataset(dataset)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+
+
+@main.group()
+def label() -> None:
+    """Confirm or reject labels; scans never change a person's decision."""
+
+
+def _decide(state: str) -> Any:
+    @click.argument("dataset")
+    @click.argument("column")
+    @click.argument("label_id")
+    @click.option(
+        "--by",
+        default=None,
+        metavar="NAME",
+        help="Who decides [default: the login name].",
+    )
+    @_catalog_option
+    def command(
+        dataset: str, column: str, label_id: str, by: str | None, catalog_url: str | None
+    ) -> None:
+        import getpass
+
+        from scanner.errors import CatalogError, UsageError
+
+        store = _open(catalog_url)
+        person = by or getpass.getuser()
+        target = "" if column in ("-", "") else column
+        try:
+            store.decide_label(dataset, target, label_id, state, person)  # type: ignore[arg-type]
+        except UsageError as exc:
+            _fail(str(exc), EXIT_USAGE)
+        except CatalogError as exc:
+            _fail(str(exc), EXIT_FAILURE)
+        where = f"column {target}" if target else "the dataset"
+        click.echo(f"{label_id} on {where} of {dataset}: {state} by {person}")
+
+    command.__doc__ = (
+        f"Mark LABEL_ID on COLUMN of DATASET as {state}. Use '-' as COLUMN for a "
+        "dataset-level label. DATASET is a URI or a unique name."
+    )
+    return command
+
+
+label.command("confirm")(_decide("confirmed"))
+label.command("reject")(_decide("rejected"))
+
+
+@main.command("labels")
+@click.option("--rules", "rules_path", metavar="PATH", help="Rule pack merged over the shipped one.")
+def list_labels(rules_path: str | None) -> None:
+    """List the label ids of the rule pack with their names."""
+    from classifiers.rulepack import load_rule_pack
+    from scanner.errors import UsageError
+
+    try:
+        pack = load_rule_pack(rules_path)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    click.echo(f"rule pack {pack.version}")
+    for rule in pack.labels.values():
+        mark = " (provisional)" if rule.provisional else ""
+        click.echo(f"{rule.id:45} {rule.category:20} {rule.name_en} / {rule.name_zh}{mark}")
+
+
+def _open(catalog_url: str | None) -> Any:
+    from scanner.catalog import open_catalog
+    from scanner.errors import CatalogError, UsageError
+
+    try:
+        return open_catalog(catalog_url)
+    except UsageError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    except CatalogError as exc:
+        _fail(str(exc), EXIT_FAILURE)

@@ -1,0 +1,256 @@
+"""The scan: find datasets, sample them, classify, store and report.
+
+One dataset that cannot be read never stops the scan (unless the caller asks
+for ``on_error="fail"``): it is recorded with its reason and the scan's
+status becomes ``partial``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from classifiers.base import Classifier
+from classifiers.pipeline import classify_sample
+from classifiers.rulepack import RulePack, load_rule_pack
+from connectors.base import Connector, DiscoveryOptions
+from scanner.catalog import CatalogStore, LabelChanges, open_catalog
+from scanner.errors import DatasetError, UnknownSourceError
+from scanner.masking import redact_text
+from scanner.model import DatasetFailure, DatasetHandle, DatasetResult, Label
+from scanner.plugins import CLASSIFIERS, CONNECTORS, load_plugins
+
+logger = logging.getLogger(__name__)
+
+OnError = Literal["fail", "skip", "warn"]
+Status = Literal["ok", "partial", "failed"]
+DEFAULT_SAMPLE_SIZE = 1000
+
+
+@dataclass
+class ScanOptions:
+    """What to scan and how."""
+
+    sources: Sequence[str]
+    sample_size: int = DEFAULT_SAMPLE_SIZE
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    timeout: float = 60.0
+    rules_path: str | None = None
+    on_error: OnError = "warn"
+    catalog_url: str | None = None
+    use_catalog: bool = True
+
+
+@dataclass
+class ScanOutcome:
+    """Everything one scan found, in the order datasets were scanned."""
+
+    sources: Sequence[str]
+    rule_pack_version: str
+    sample_size: int
+    started_at: str
+    finished_at: str = ""
+    results: list[DatasetResult] = field(default_factory=list)
+    changes: LabelChanges = field(default_factory=LabelChanges)
+    scan_id: int | None = None
+    stopped_early: bool = False
+
+    @property
+    def failed(self) -> list[DatasetResult]:
+        return [result for result in self.results if result.errors]
+
+    @property
+    def status(self) -> Status:
+        if self.stopped_early or (self.results and len(self.failed) == len(self.results)):
+            return "failed"
+        return "partial" if self.failed else "ok"
+
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def resolve_connector(source: str, connectors: Sequence[Connector]) -> Connector:
+    """Return the first connector that accepts ``source``."""
+    for connector in connectors:
+        if connector.accepts(source):
+            return connector
+    names = ", ".join(connector.name for connector in connectors)
+    raise UnknownSourceError(
+        f"no connector reads {source!r}: it is not an existing path, a glob that "
+        f"matches files, or a database URL such as sqlite:///app.db "
+        f"(installed connectors: {names})"
+    )
+
+
+class Scanner:
+    """Runs one scan with the installed connectors and classifiers."""
+
+    def __init__(self, options: ScanOptions, progress: ProgressCallback | None = None) -> None:
+        self.options = options
+        self.progress = progress
+        self.rules: RulePack = load_rule_pack(options.rules_path)
+        self.connectors: list[Connector] = [cls() for cls in load_plugins(CONNECTORS).values()]
+        self.classifiers: list[Classifier] = [
+            cls(self.rules) for cls in load_plugins(CLASSIFIERS).values()
+        ]
+        # Resolve every source before reading anything, so a typo fails fast.
+        self.plan = [(source, resolve_connector(source, self.connectors)) for source in options.sources]
+
+    def run(self) -> ScanOutcome:
+        options = self.options
+        outcome = ScanOutcome(
+            sources=options.sources,
+            rule_pack_version=self.rules.version,
+            sample_size=options.sample_size,
+            started_at=_now(),
+        )
+        catalog = open_catalog(options.catalog_url) if options.use_catalog else None
+        try:
+            if catalog is not None:
+                outcome.scan_id = catalog.begin_scan(
+                    [display_source(s) for s in options.sources], self.rules.version
+                )
+            self._scan_all(outcome, catalog)
+            outcome.finished_at = _now()
+            if catalog is not None and outcome.scan_id is not None:
+                catalog.finish_scan(outcome.scan_id, outcome.status, scan_counts(outcome))
+        finally:
+            if catalog is not None:
+                catalog.close()
+        return outcome
+
+    def _discover(self) -> Iterator[DatasetHandle | DatasetFailure]:
+        discovery = DiscoveryOptions(
+            include=self.options.include,
+            exclude=self.options.exclude,
+            timeout=self.options.timeout,
+        )
+        for source, connector in self.plan:
+            yield from connector.discover(source, discovery)
+
+    def _scan_all(self, outcome: ScanOutcome, catalog: CatalogStore | None) -> None:
+        found = list(self._discover())
+        for done, item in enumerate(found, start=1):
+            if isinstance(item, DatasetFailure):
+                result = DatasetResult(uri=item.uri, name=item.uri.rsplit("/", 1)[-1], kind="file")
+                result.errors.append(item)
+            else:
+                result = self.scan_dataset(item)
+            if catalog is not None and outcome.scan_id is not None:
+                self._store(catalog, outcome, result)
+            outcome.results.append(result)
+            if self.progress:
+                self.progress(done, len(found), result.uri)
+            if result.errors:
+                self._report_failure(result)
+                if self.options.on_error == "fail":
+                    outcome.stopped_early = True
+                    return
+
+    def _report_failure(self, result: DatasetResult) -> None:
+        for error in result.errors:
+            if self.options.on_error == "skip":
+                logger.info("skipped %s: %s: %s", error.uri, error.reason, error.message)
+            else:
+                logger.warning("failed %s: %s: %s", error.uri, error.reason, error.message)
+
+    def scan_dataset(self, handle: DatasetHandle) -> DatasetResult:
+        """Sample and classify one dataset; errors become part of the result."""
+        result = DatasetResult(uri=handle.uri, name=handle.name, kind=handle.kind)
+        started = time.perf_counter()
+        try:
+            result.fingerprint = handle.fingerprint()
+            sample = handle.sample(self.options.sample_size)
+            result.format = sample.format
+            result.sampled_rows = sample.table.num_rows
+            result.total_rows = sample.total_rows
+            result.bytes_read = sample.bytes_read
+            result.notes.extend(sample.notes)
+            result.columns, result.labels = classify_sample(sample, self.classifiers, self.rules)
+        except DatasetError as exc:
+            result.errors.append(DatasetFailure(handle.uri, exc.reason, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one dataset must not stop the scan
+            message = redact_text(f"{type(exc).__name__}: {exc}")
+            logger.debug("unexpected error on %s", handle.uri, exc_info=False)
+            result.errors.append(
+                DatasetFailure(handle.uri, "internal", f"unexpected error: {message}")
+            )
+        labelled = sum(bool(c.labels) for c in result.columns)
+        logger.info(
+            "scanned %s: %d rows sampled, %d of %d columns labelled, %d dataset labels in %.2f s",
+            handle.uri,
+            result.sampled_rows,
+            labelled,
+            len(result.columns),
+            len(result.labels),
+            time.perf_counter() - started,
+        )
+        return result
+
+    def _store(self, catalog: CatalogStore, outcome: ScanOutcome, result: DatasetResult) -> None:
+        assert outcome.scan_id is not None
+        if result.errors:
+            for error in result.errors:
+                catalog.record_failure(outcome.scan_id, error)
+            return
+        changes = catalog.record_dataset(outcome.scan_id, result)
+        outcome.changes.added += changes.added
+        outcome.changes.updated += changes.updated
+        outcome.changes.removed += changes.removed
+        apply_decisions(result, changes)
+
+
+def apply_decisions(result: DatasetResult, changes: LabelChanges) -> None:
+    """Show people's decisions in a result: drop rejected labels, mark confirmed ones."""
+
+    def merged(found: list[Label], column: str, notes: list[str]) -> list[Label]:
+        kept = []
+        for label in found:
+            decision = changes.decisions.get((column, label.id))
+            if decision is None:
+                kept.append(label)
+            elif decision[0] == "confirmed":
+                kept.append(dataclasses.replace(label, state="confirmed", decided_by=decision[1]))
+            else:
+                notes.append(f"{label.id} rejected by {decision[1]}")
+        return kept
+
+    result.labels = merged(result.labels, "", result.notes)
+    for column in result.columns:
+        column.labels = merged(column.labels, column.name, column.notes)
+
+
+def scan_counts(outcome: ScanOutcome) -> dict[str, int]:
+    return {
+        "datasets": len(outcome.results),
+        "failed": len(outcome.failed),
+        "labels_added": outcome.changes.added,
+        "labels_updated": outcome.changes.updated,
+        "labels_removed": outcome.changes.removed,
+    }
+
+
+def display_source(source: str) -> str:
+    """Return a source with any password removed, for reports and the catalog."""
+    if "://" not in source:
+        return source
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(source)
+    except ArgumentError:
+        return redact_text(source)
+    if url.password is None:
+        return source
+    return url.set(password=None).render_as_string(hide_password=False)

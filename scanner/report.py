@@ -1,0 +1,99 @@
+"""The scan report: versioned JSON for tools, a table for people.
+
+The JSON shape is a contract documented in docs/report-format.md. Adding a
+field keeps ``schema_version``; renaming or removing one raises it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import scanner
+from scanner.engine import ScanOutcome, scan_counts, display_source
+
+SCHEMA_VERSION = 1
+
+
+def report_dict(outcome: ScanOutcome) -> dict[str, Any]:
+    """Return the JSON-ready report of one scan."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "cardex", "version": scanner.__version__},
+        "scan": {
+            "id": outcome.scan_id,
+            "started_at": outcome.started_at,
+            "finished_at": outcome.finished_at,
+            "status": outcome.status,
+            "sources": [display_source(source) for source in outcome.sources],
+            "rule_pack_version": outcome.rule_pack_version,
+            "sample_size": outcome.sample_size,
+            "counts": scan_counts(outcome),
+        },
+        "datasets": [result.to_dict() for result in outcome.results],
+    }
+
+
+def write_report(outcome: ScanOutcome, path: str | Path) -> None:
+    """Write the JSON report to ``path`` atomically (``-`` for standard output)."""
+    text = json.dumps(report_dict(outcome), ensure_ascii=False, indent=2) + "\n"
+    if str(path) == "-":
+        import sys
+
+        sys.stdout.write(text)
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
+    """Print a table of the labels found, then failures, then totals."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=stream, soft_wrap=False)
+    table = Table(title="cardex scan", show_lines=False)
+    for heading in ("dataset", "column", "label", "conf.", "evidence", "example"):
+        table.add_column(heading, overflow="fold")
+
+    for result in outcome.results:
+        rows = [("(dataset)", label) for label in result.labels] + [
+            (column.name, label) for column in result.columns for label in column.labels
+        ]
+        for column_name, label in rows:
+            evidence = label.evidence
+            summary = (
+                f"{evidence.matches}/{evidence.non_null} matched"
+                if evidence.matches
+                else (evidence.signals[0] if evidence.signals else evidence.rule_id)
+            )
+            table.add_row(
+                result.name,
+                column_name,
+                label.id + (" ✔" if label.state == "confirmed" else ""),
+                f"{label.confidence:.2f}",
+                summary,
+                ", ".join(evidence.masked_examples[:2]),
+            )
+    console.print(table)
+
+    for result in outcome.failed:
+        for error in result.errors:
+            console.print(f"[red]failed[/red] {error.uri}: {error.reason}: {error.message}")
+    counts = scan_counts(outcome)
+    console.print(
+        f"{counts['datasets']} datasets, {counts['failed']} failed; labels "
+        f"{counts['labels_added']} added, {counts['labels_updated']} kept, "
+        f"{counts['labels_removed']} removed; status {outcome.status}"
+    )
