@@ -305,3 +305,18 @@ def test_unlistable_folder_is_a_failure(shared_dir: Path) -> None:
         assert "permission denied listing" in failures[0].message
 
     _as_unprivileged_user(check)
+
+
+def test_cardexignore_skips_matching_files(tmp_path):
+    (tmp_path / "keep.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "notes.md").write_text("# notes\n")
+    (tmp_path / "scratch").mkdir()
+    (tmp_path / "scratch" / "x.csv").write_text("a\n1\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "y.csv").write_text("a\n1\n")
+    (tmp_path / "sub" / ".cardexignore").write_text("y.csv\n")
+    (tmp_path / ".cardexignore").write_text("# docs\n*.md\nscratch/\n")
+
+    found = list(FileConnector().discover(str(tmp_path), DiscoveryOptions()))
+
+    assert [Path(item.uri).name for item in found] == ["keep.csv"]

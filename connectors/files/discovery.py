@@ -6,7 +6,10 @@ that folder, holding every data file inside its partition subfolders.
 
 Files that only engines use (hidden files, ``_SUCCESS``, ``*.crc``,
 ``*.tmp``, ``_temporary/``...) are skipped without a note. A folder that
-cannot be listed yields a ``DatasetFailure`` and the walk goes on.
+cannot be listed yields a ``DatasetFailure`` and the walk goes on. A folder
+may hold a ``.cardexignore`` file: one shell-style glob per line (``#`` starts
+a comment), matched against paths relative to that folder, whose matches are
+skipped like ``--exclude``.
 
 An SQLite database file (``.db``, ``.sqlite``...) found in a folder is listed
 by the installed connector that accepts its ``sqlite:///`` URL, so that each
@@ -33,6 +36,7 @@ from scanner.model import DatasetFailure, DatasetHandle
 logger = logging.getLogger(__name__)
 
 GLOB_CHARACTERS = frozenset("*?[")
+IGNORE_FILE = ".cardexignore"
 
 _IGNORED_NAMES = frozenset({"_SUCCESS", "_temporary", "_metadata", "_common_metadata"})
 _IGNORED_PATTERNS = ("*.crc", "*.tmp", "_committed_*", "_started_*", "_temporary*")
@@ -54,9 +58,23 @@ class _Walk:
     options: DiscoveryOptions
     # Real paths of the folders walked so far, so a symlink loop ends.
     visited: set[str] = field(default_factory=set)
+    # Globs from .cardexignore files, by the folder that holds them.
+    ignore_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def ignored_by_file(self, path: str) -> bool:
+        """Tell whether a ``.cardexignore`` of an enclosing folder matches ``path``."""
+        for folder, patterns in self.ignore_files.items():
+            if not path.startswith(folder + os.sep):
+                continue
+            relative = os.path.relpath(path, folder).replace(os.sep, "/")
+            if any(fnmatch.fnmatch(relative, pattern) for pattern in patterns):
+                return True
+        return False
 
     def selected(self, path: str) -> bool:
         """Apply the include and exclude globs to ``path``, relative to the base."""
+        if self.ignored_by_file(path):
+            return False
         relative = self.relative(path)
         include = self.options.include
         if include and not any(
@@ -118,7 +136,7 @@ def _glob_base(pattern: str) -> str:
 
 def _discover_entry(path: str, walk: _Walk, named: bool) -> Iterator[Found]:
     """Yield datasets for a file or folder; ``named`` if the caller named it."""
-    if not named and is_ignored(os.path.basename(path)):
+    if not named and (is_ignored(os.path.basename(path)) or walk.ignored_by_file(path)):
         return
     if not os.path.isdir(path):
         if not walk.selected(path):
@@ -178,6 +196,7 @@ def _discover_folder(path: str, walk: _Walk) -> Iterator[Found]:
     if real in walk.visited:
         return
     walk.visited.add(real)
+    _read_ignore_file(path, walk)
     try:
         entries = sorted(os.scandir(path), key=lambda entry: entry.name)
     except OSError as exc:
@@ -234,6 +253,22 @@ def _collect_partition(
             yield from _collect_partition(entry.path, partition, walk, files)
         else:
             files.append(PartitionFile(entry.path, partition))
+
+
+def _read_ignore_file(folder: str, walk: _Walk) -> None:
+    path = os.path.join(folder, IGNORE_FILE)
+    try:
+        with open(path, encoding="utf-8") as stream:
+            lines = stream.read().splitlines()
+    except FileNotFoundError:
+        return
+    except (OSError, UnicodeDecodeError) as exc:
+        logger.warning("cannot read %s, so nothing is ignored by it: %s", path, exc)
+        return
+    patterns = tuple(
+        line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")
+    )
+    walk.ignore_files[os.path.abspath(folder)] = patterns
 
 
 def _partition_value(raw: str) -> str | None:
