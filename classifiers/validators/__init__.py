@@ -14,8 +14,9 @@ already normalised.
 A validator beats a pattern: the identity, vehicle, card and device
 validators test checksums, dates and region codes, so that 18 random digits
 are not an ID number. The ``*_shape`` validators and the format-only ones
-(``passport``, ``tw_permit``, ``hex_digest``) match shapes that random codes
-also have; weigh them with a column name hint.
+(``passport``, ``hk_macau_permit``, ``tw_permit``, ``hex_digest``,
+``base64_digest``) match shapes that random codes also have, so weigh them
+with a column name hint.
 
 Names, by module:
 
