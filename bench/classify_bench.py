@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from classifiers.pipeline import classify_sample  # noqa: E402
 from classifiers.rulepack import load_rule_pack  # noqa: E402
-from scanner.engine import ScanOptions, Scanner  # noqa: E402
+from scanner.engine import Scanner, ScanOptions  # noqa: E402
 from scanner.model import Sample  # noqa: E402
 from scanner.plugins import CLASSIFIERS, load_plugins  # noqa: E402
 
@@ -50,16 +50,32 @@ def make_table(rows: int, seed: int = 7) -> pa.Table:
     """Return a table of ``rows`` rows and 12 columns with known content."""
     rng = random.Random(seed)
     columns = {
-        "customer_name": [rng.choice(_SURNAMES) + rng.choice(_GIVEN) for _ in range(rows)],
-        "mobile": [f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}" for _ in range(rows)],
+        "customer_name": [
+            rng.choice(_SURNAMES) + rng.choice(_GIVEN) for _ in range(rows)
+        ],
+        "mobile": [
+            f"1{rng.choice('3589')}{rng.randint(0, 999_999_999):09d}"
+            for _ in range(rows)
+        ],
         "id_card": [_resident_id(rng) for _ in range(rows)],
         "email": [f"user{rng.randint(0, 10**6)}@example.com" for _ in range(rows)],
         "order_no": [f"{rng.randint(10**17, 10**18 - 1)}" for _ in range(rows)],
         "amount": [round(rng.uniform(1, 5000), 2) for _ in range(rows)],
         "status": [rng.choice(["paid", "shipped", "refunded"]) for _ in range(rows)],
-        "created_at": [f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)} 10:00:00" for _ in range(rows)],
-        "client_ip": [f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}" for _ in range(rows)],
-        "remark": [rng.choice(["按时送达", "客户要求开发票", "已联系，稍后回电", "包装破损已换货"]) for _ in range(rows)],
+        "created_at": [
+            f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)} 10:00:00"
+            for _ in range(rows)
+        ],
+        "client_ip": [
+            f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+            for _ in range(rows)
+        ],
+        "remark": [
+            rng.choice(
+                ["按时送达", "客户要求开发票", "已联系，稍后回电", "包装破损已换货"]
+            )
+            for _ in range(rows)
+        ],
         "sku": [f"SKU-{rng.randint(0, 99999):05d}" for _ in range(rows)],
         "quantity": [rng.randint(1, 9) for _ in range(rows)],
     }
@@ -105,14 +121,20 @@ def main() -> None:
     pa.set_io_thread_count(1)
     table = make_table(args.rows)
     cells = table.num_rows * table.num_columns
-    print(f"table: {table.num_rows:,} rows x {table.num_columns} columns = {cells:,} cells")
+    print(
+        f"table: {table.num_rows:,} rows x {table.num_columns} columns "
+        f"= {cells:,} cells"
+    )
 
     elapsed = bench_classification(table)
     print(f"classification step: {elapsed:.2f} s, {cells / elapsed:,.0f} cells/s")
 
     with tempfile.TemporaryDirectory() as folder:
         elapsed = bench_scan(table, Path(folder))
-    print(f"whole scan (Parquet, sample = all rows): {elapsed:.2f} s, {cells / elapsed:,.0f} cells/s")
+    print(
+        f"whole scan (Parquet, sample = all rows): {elapsed:.2f} s, "
+        f"{cells / elapsed:,.0f} cells/s"
+    )
     print(f"peak memory (max RSS): {_peak_mib():,.0f} MiB")
 
 

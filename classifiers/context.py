@@ -16,29 +16,79 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from classifiers.base import Classifier, ClassificationInput, Finding
+from classifiers.base import ClassificationInput, Classifier, Finding
 from classifiers.names import match_hint, tokenize
 from classifiers.profile import ColumnProfile
 
 # Labels whose column identifies a person or a vehicle.
 SUBJECT_LABELS = frozenset(
-    {"pi.vin", "spi.id_number", "pi.phone", "pi.account", "pi.email",
-     "pi.licence_plate", "pi.name", "pi.device_id"}
+    {
+        "pi.vin",
+        "spi.id_number",
+        "pi.phone",
+        "pi.account",
+        "pi.email",
+        "pi.licence_plate",
+        "pi.name",
+        "pi.device_id",
+    }
 )
 _SUBJECT_WORDS = frozenset(
-    {"user", "driver", "customer", "owner", "member", "passenger", "person",
-     "vehicle", "car", "account", "uid", "vin", "imei", "device", "tbox", "client",
-     "用户", "司机", "车辆", "客户"}
+    {
+        "user",
+        "driver",
+        "customer",
+        "owner",
+        "member",
+        "passenger",
+        "person",
+        "vehicle",
+        "car",
+        "account",
+        "uid",
+        "vin",
+        "imei",
+        "device",
+        "tbox",
+        "client",
+        "用户",
+        "司机",
+        "车辆",
+        "客户",
+    }
 )
 _KEY_WORDS = frozenset({"id", "no", "code", "key", "number", "num", "sn"})
 _TIME_WORDS = frozenset(
-    {"ts", "time", "timestamp", "datetime", "date", "at", "gps_time", "时间", "日期",
-     "epoch", "utc"}
+    {
+        "ts",
+        "time",
+        "timestamp",
+        "datetime",
+        "date",
+        "at",
+        "gps_time",
+        "时间",
+        "日期",
+        "epoch",
+        "utc",
+    }
 )
 _LAT_WORDS = frozenset({"lat", "latitude", "wd", "纬度"})
 _LON_WORDS = frozenset({"lon", "lng", "long", "longitude", "jd", "经度"})
-_PAIR_WORDS = frozenset({"gps", "location", "coord", "coordinate", "position", "loc",
-                         "坐标", "位置", "track", "轨迹"})
+_PAIR_WORDS = frozenset(
+    {
+        "gps",
+        "location",
+        "coord",
+        "coordinate",
+        "position",
+        "loc",
+        "坐标",
+        "位置",
+        "track",
+        "轨迹",
+    }
+)
 _PAIR_PATTERN = r"^\s*-?\d{1,3}\.\d+\s*[,; ]\s*-?\d{1,3}\.\d+\s*$"
 _BIOMETRIC_LENGTHS = frozenset({128, 256, 512})
 _MINOR_AGE = 14  # PIPL art. 28 and 31: children under 14
@@ -52,7 +102,9 @@ def _is_subject_key(column: str, labels: set[str]) -> bool:
     if labels & SUBJECT_LABELS:
         return True
     tokens = set(tokenize(column))
-    return bool(tokens & _SUBJECT_WORDS) and bool(tokens & _KEY_WORDS | {"vin"} & tokens)
+    return bool(tokens & _SUBJECT_WORDS) and bool(
+        tokens & _KEY_WORDS | {"vin"} & tokens
+    )
 
 
 def _is_time(column: str, profile: ColumnProfile) -> bool:
@@ -112,11 +164,14 @@ class TableContextClassifier(Classifier):
             return
 
         keys = [
-            c for c in data.profiles
-            if c not in coordinate_columns and _is_subject_key(c, data.decided.get(c, set()))
+            c
+            for c in data.profiles
+            if c not in coordinate_columns
+            and _is_subject_key(c, data.decided.get(c, set()))
         ]
         times = [
-            c for c, p in data.profiles.items()
+            c
+            for c, p in data.profiles.items()
             if c not in coordinate_columns and c not in keys and _is_time(c, p)
         ]
         if not keys or not times:
@@ -128,17 +183,18 @@ class TableContextClassifier(Classifier):
             f"precise coordinates: {', '.join(coordinate_columns)}",
         )
         rows = data.sample.table.num_rows
-        for column in [*coordinate_columns, None]:
-            profile = data.profiles.get(column) if column else None
+        targets: list[str | None] = [*coordinate_columns, None]
+        for target in targets:
+            found = data.profiles.get(target) if target else None
             yield Finding(
-                column=column,
+                column=target,
                 label_id="spi.location",
                 source="context",
                 score=0.85,
                 rule_id="spi.location.track",
-                examined=profile.examined if profile else rows,
-                non_null=profile.non_null if profile else rows,
-                matches=profile.non_null if profile else rows,
+                examined=found.examined if found else rows,
+                non_null=found.non_null if found else rows,
+                matches=found.non_null if found else rows,
                 signals=signals,
             )
 
@@ -149,8 +205,17 @@ class TableContextClassifier(Classifier):
             if profile.vector_lengths[0] not in _BIOMETRIC_LENGTHS:
                 continue
             tokens = set(tokenize(column))
-            if not tokens & {"face", "facial", "voiceprint", "fingerprint", "iris",
-                             "feature", "embedding", "人脸", "声纹"}:
+            if not tokens & {
+                "face",
+                "facial",
+                "voiceprint",
+                "fingerprint",
+                "iris",
+                "feature",
+                "embedding",
+                "人脸",
+                "声纹",
+            }:
                 continue
             yield Finding(
                 column=column,
@@ -161,7 +226,9 @@ class TableContextClassifier(Classifier):
                 examined=profile.examined,
                 non_null=profile.non_null,
                 matches=profile.non_null,
-                signals=(f"fixed-length vectors of {profile.vector_lengths[0]} numbers",),
+                signals=(
+                    f"fixed-length vectors of {profile.vector_lengths[0]} numbers",
+                ),
             )
 
     def _accounts(self, data: ClassificationInput) -> Iterator[Finding]:
@@ -217,16 +284,23 @@ def _birth_dates(profile: ColumnProfile) -> np.ndarray:
     text = profile.text
     if len(text) == 0:
         return np.array([], dtype="datetime64[D]")
-    ids = pc.extract_regex(text, r"^\d{6}(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})\d{3}[\dXx]$")
+    ids = pc.extract_regex(
+        text, r"^\d{6}(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})\d{3}[\dXx]$"
+    )
     if ids.null_count < len(ids):
         parts = ids.drop_null()
         joined = pc.binary_join_element_wise(
-            pc.struct_field(parts, [0]), pc.struct_field(parts, [1]),
-            pc.struct_field(parts, [2]), "-",
+            pc.struct_field(parts, [0]),
+            pc.struct_field(parts, [1]),
+            pc.struct_field(parts, [2]),
+            "-",
         )
     else:
         joined = pc.utf8_slice_codeunits(text, 0, 10)
     dates = pc.strptime(joined, format="%Y-%m-%d", unit="s", error_is_null=True)
-    return dates.drop_null().cast(pa.date32()).to_numpy(zero_copy_only=False).astype(
-        "datetime64[D]"
+    return (
+        dates.drop_null()
+        .cast(pa.date32())
+        .to_numpy(zero_copy_only=False)
+        .astype("datetime64[D]")
     )

@@ -20,7 +20,9 @@ from scanner.model import Evidence, Label
 # Confidence kept by a name hint on a column with no values to check.
 EMPTY_COLUMN_FACTOR = 0.85
 MAX_CONFIDENCE = 0.99
-_MEDIA_SUFFIXES = r"\.(mp4|h264|h265|mkv|avi|mov|jpg|jpeg|png|bmp|wav|mp3|aac|pcm|opus|amr)$"
+_MEDIA_SUFFIXES = (
+    r"\.(mp4|h264|h265|mkv|avi|mov|jpg|jpeg|png|bmp|wav|mp3|aac|pcm|opus|amr)$"
+)
 
 
 def shape_fits(profile: ColumnProfile, label: LabelRule) -> bool:
@@ -35,7 +37,9 @@ def shape_fits(profile: ColumnProfile, label: LabelRule) -> bool:
             return True
         import pyarrow.compute as pc
 
-        paths = pc.match_substring_regex(profile.text, _MEDIA_SUFFIXES, ignore_case=True)
+        paths = pc.match_substring_regex(
+            profile.text, _MEDIA_SUFFIXES, ignore_case=True
+        )
         return pc.mean(paths.cast("int8")).as_py() >= 0.5
     if profile.is_vector or profile.is_binary:
         return False
@@ -46,8 +50,10 @@ def shape_fits(profile: ColumnProfile, label: LabelRule) -> bool:
         small_numbers = profile.max_number is not None and profile.max_number < 1000
         return masked_share >= 0.3 or (profile.mean_length >= 4 and not small_numbers)
     if shape == "person_name":
-        return profile.numeric_share < 0.2 and 1.5 <= profile.mean_length <= 40 and (
-            profile.share("has_digit") < 0.3
+        return (
+            profile.numeric_share < 0.2
+            and 1.5 <= profile.mean_length <= 40
+            and (profile.share("has_digit") < 0.3)
         )
     if shape == "date":
         return profile.is_temporal or profile.share("date") >= 0.6

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from functools import cache
 
-from classifiers.base import Classifier, ClassificationInput, Finding
+from classifiers.base import ClassificationInput, Classifier, Finding
 from classifiers.rulepack import LabelRule
 
 _SEPARATORS = re.compile(r"[\s_\-.:/\\\[\]{}()#$]+")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from classifiers.base import Classifier, ClassificationInput, Finding
+from classifiers.base import ClassificationInput, Classifier, Finding
 from classifiers.decide import decide
 from classifiers.profile import profile_column
 from classifiers.rulepack import RulePack
@@ -25,7 +25,9 @@ def classify_sample(
         if classifier.stage == 1:
             findings.extend(classifier.classify(data))
     first = decide(findings, profiles, rules)
-    data.decided = {column: {label.id for label in labels} for column, labels in first.items()}
+    data.decided = {
+        column: {label.id for label in labels} for column, labels in first.items()
+    }
 
     for classifier in classifiers:
         if classifier.stage == 2:

@@ -3,8 +3,8 @@
 The engine runs offline. Its NLP engine wraps blank spaCy pipelines
 (``spacy.blank("zh")`` and ``spacy.blank("en")``), which need no trained
 model, so presidio never loads or downloads one. Chinese text is segmented
-with jieba's part-of-speech tagger, whose dictionary ships inside the jieba
-package. The registry holds only cardex's recognizers, one per identifier
+and tagged by jieba (``cn_names.segment``), whose dictionary ships inside
+the jieba package. The registry holds only cardex's recognizers, one per identifier
 kind and language. Each pattern is built from named parts, and each match
 must pass the validator of ``classifiers.validators`` before it counts.
 ``TextEngine.prevalidate`` runs those validators once per column on all
@@ -252,9 +252,18 @@ class ResidentIdRecognizer(ValidatedPatternRecognizer):
         ("resident_id_18", f"{START}{DIGIT}{{17}}{ID_CHECK_CHARACTER}{END}"),
         ("resident_id_15", f"{START}{DIGIT}{{15}}{END}"),
     )
+    # The 15-digit form has no check character, and its region code and
+    # birth date also fit a few percent of IMEIs and other 15-digit serials.
+    LEGACY_CONFIDENCE = 0.6
+    LEGACY_LENGTH = 15
 
     def normalise(self, match: str) -> str:
         return _ascii(match).upper()
+
+    def confidence(self, normalised: str) -> float:
+        if len(normalised) == self.LEGACY_LENGTH:
+            return self.LEGACY_CONFIDENCE
+        return self.HIT_CONFIDENCE
 
 
 class BankCardRecognizer(ValidatedPatternRecognizer):
@@ -370,10 +379,11 @@ def build_recognizers() -> list[EntityRecognizer]:
 class BlankSpacyNlpEngine(NlpEngine):
     """A presidio NLP engine over blank spaCy pipelines: tokens, no model.
 
-    Chinese text is segmented by jieba with part-of-speech tags, which are
-    stored as ``token.tag_`` for the name recognizer. Other languages use
-    the blank pipeline's rule-based tokenizer. There is no named-entity
-    recognition, so ``get_supported_entities`` is empty.
+    Chinese text is segmented by jieba with part-of-speech tags (see
+    ``cn_names.segment``), which are stored as ``token.tag_`` for the name
+    recognizer. Other languages use the blank pipeline's rule-based
+    tokenizer. There is no named-entity recognition, so
+    ``get_supported_entities`` is empty.
     """
 
     engine_name = "blank_spacy"

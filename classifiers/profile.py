@@ -16,7 +16,22 @@ import pyarrow.compute as pc
 from scanner.model import LIST_SUFFIX
 
 BOOLEAN_WORDS = frozenset(
-    {"0", "1", "true", "false", "t", "f", "y", "n", "yes", "no", "是", "否", "on", "off"}
+    {
+        "0",
+        "1",
+        "true",
+        "false",
+        "t",
+        "f",
+        "y",
+        "n",
+        "yes",
+        "no",
+        "是",
+        "否",
+        "on",
+        "off",
+    }
 )
 # Distinct values looked at to decide small-set shapes (booleans, genders).
 SMALL_SET_LIMIT = 12
@@ -24,8 +39,10 @@ SMALL_SET_LIMIT = 12
 
 def flatten_lists(values: pa.ChunkedArray) -> pa.ChunkedArray:
     """Flatten nested list levels until the values are not lists."""
-    while pa.types.is_list(values.type) or pa.types.is_large_list(values.type) or (
-        pa.types.is_fixed_size_list(values.type)
+    while (
+        pa.types.is_list(values.type)
+        or pa.types.is_large_list(values.type)
+        or (pa.types.is_fixed_size_list(values.type))
     ):
         values = pc.list_flatten(values)
     return values

@@ -2,8 +2,8 @@
 
 The shipped pack lives in ``classifiers/rules/default.yaml``. A user file given
 with ``--rules`` is merged over it: for a label id it names, the fields it sets
-replace the shipped ones, and a new id adds a label. The merged pack's version records both, and
-every label cardex writes carries that version.
+replace the shipped ones, and a new id adds a label. The merged pack's version
+records both, and every label cardex writes carries that version.
 """
 
 from __future__ import annotations
@@ -147,7 +147,11 @@ class RulePack:
 
     @cached_property
     def value_rules(self) -> list[tuple[LabelRule, ValueRule]]:
-        return [(label, rule) for label in self.labels.values() for rule in label.value_rules]
+        return [
+            (label, rule)
+            for label in self.labels.values()
+            for rule in label.value_rules
+        ]
 
 
 def _read_yaml(text: str, origin: str) -> dict[str, Any]:

@@ -72,13 +72,31 @@ def cn_address(values: pa.Array) -> np.ndarray:
     """Match Chinese postal addresses: an area word, a place word and a digit."""
     has_area = _regex(values, _AREA)
     has_place = _regex(values, _PLACE)
-    has_number = _regex(values, r"[0-9０-９一二三四五六七八九十]+\s*(号|栋|幢|室|楼|弄)")
+    has_number = _regex(
+        values, r"[0-9０-９一二三四五六七八九十]+\s*(号|栋|幢|室|楼|弄)"
+    )
     long_enough = pc.fill_null(pc.greater_equal(pc.utf8_length(values), 6), False)
-    return has_area & has_place & has_number & long_enough.to_numpy(zero_copy_only=False)
+    return (
+        has_area & has_place & has_number & long_enough.to_numpy(zero_copy_only=False)
+    )
 
 
-GENDER_WORDS = ("男", "女", "男性", "女性", "male", "female", "m", "f", "1", "2", "0",
-                "未知", "unknown", "u")
+GENDER_WORDS = (
+    "男",
+    "女",
+    "男性",
+    "女性",
+    "male",
+    "female",
+    "m",
+    "f",
+    "1",
+    "2",
+    "0",
+    "未知",
+    "unknown",
+    "u",
+)
 
 
 def cn_gender_word(values: pa.Array) -> np.ndarray:

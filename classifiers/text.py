@@ -40,24 +40,35 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from presidio_analyzer import RecognizerResult
 
 from classifiers.base import ClassificationInput, Classifier, Finding
-from classifiers.cn_names import surnames
-from classifiers.presidio_engine import PROVINCES, TextEngine, get_text_engine
+from classifiers.shapes import surnames
 from scanner.errors import UsageError
 from scanner.masking import mask_value
 
 if TYPE_CHECKING:
+    # presidio, spaCy and jieba take seconds to import; they load only when a
+    # free-text column is found (see ``classify_texts``).
+    from presidio_analyzer import RecognizerResult
+
+    from classifiers.presidio_engine import TextEngine
     from classifiers.profile import ColumnProfile
     from classifiers.rulepack import RulePack
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_VALUES = 500
+# presidio's ``RecognizerResult.RECOGNIZER_NAME_KEY``, kept here so that this
+# module imports without presidio.
+RECOGNIZER_NAME_KEY = "recognizer_name"
 # Longer values are cut before analysis so one large blob cannot take the
 # time budget of a whole column.
 MAX_TEXT_CHARS = 4_000
+# Characters analysed per column at most. Ordinary Chinese remarks run at
+# about 100,000 characters a second and random rare characters (mojibake) at
+# about 17,000 (measured on a 2-core VM), so a column takes an estimated
+# 2.5 to 15 s.
+MAX_COLUMN_CHARS = 250_000
 MAX_EXAMPLES = 3
 
 # Free-text test: the median value has at least this many characters, and
@@ -73,6 +84,8 @@ DIGIT_RUN = r"[0-9０-９](?:[ \-－]?[0-9０-９]){6,}"
 AT_SIGN = r"[@＠]"
 DOTTED_QUAD = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
 TWO_COLONS = r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:"
+# Province abbreviations that open a licence plate (GA 36-2018).
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 PLATE_START = f"[{PROVINCES}][A-Za-z]"
 VIN_RUN = r"[0-9A-Za-z]{17}"
 IDENTIFIER_PREFILTER = "|".join(
@@ -169,7 +182,7 @@ class AnalysisPlan:
     """The values of a column chosen for presidio, with their counts.
 
     ``examined`` counts the values ruled out by the prefilter plus those
-    analysed. ``not_analysed`` counts the candidates over the value limit.
+    analysed. ``not_analysed`` counts the candidates over the limits.
     """
 
     texts: list[str]
@@ -180,10 +193,12 @@ class AnalysisPlan:
 def plan_analysis(values: pa.Array, max_values: int) -> AnalysisPlan:
     """Pick up to ``max_values`` values that may hold personal information.
 
-    Values with digit runs, ``@``, dotted quads, plates or VIN-length runs
-    come first, so a few phone numbers in a long column are not crowded out
-    unless such values alone exceed the limit. Values whose only clue is a
-    surname character fill the rest.
+    The values picked have ``MAX_COLUMN_CHARS`` characters at most in all,
+    each counted up to ``MAX_TEXT_CHARS``. Values with digit runs, ``@``,
+    dotted quads, plates or VIN-length runs come first, so a few phone
+    numbers in a long column are not crowded out unless such values alone
+    exceed the limits. Values whose only clue is a surname character fill
+    the rest.
     """
     identifiers = pc.match_substring_regex(values, IDENTIFIER_PREFILTER)
     names = pc.match_substring_regex(values, _surname_prefilter())
@@ -191,7 +206,9 @@ def plan_analysis(values: pa.Array, max_values: int) -> AnalysisPlan:
     weak = names.to_numpy(zero_copy_only=False) & ~strong
 
     candidates = np.concatenate([np.flatnonzero(strong), np.flatnonzero(weak)])
-    chosen = candidates[:max_values]
+    lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)[candidates]
+    within_budget = np.cumsum(np.minimum(lengths, MAX_TEXT_CHARS)) <= MAX_COLUMN_CHARS
+    chosen = candidates[: min(max_values, int(within_budget.sum()))]
     not_analysed = len(candidates) - len(chosen)
     texts = values.take(pa.array(chosen, pa.int64())).to_pylist()
     return AnalysisPlan(texts, len(values) - not_analysed, not_analysed)
@@ -228,7 +245,7 @@ class LabelTally:
         self.rows += 1
         self.confidence_sum += max(hit.score for hit in hits)
         for hit in hits:
-            name = hit.recognition_metadata[RecognizerResult.RECOGNIZER_NAME_KEY]
+            name = hit.recognition_metadata[RECOGNIZER_NAME_KEY]
             self.recognizers[name] += 1
             example = mask_value(text[hit.start : hit.end])
             if len(self.examples) < MAX_EXAMPLES and example not in self.examples:
@@ -284,7 +301,11 @@ class FreeTextClassifier(Classifier):
         """Return one finding per label found in the free-text values ``texts``."""
         started = time.perf_counter()
         plan = plan_analysis(texts, self.max_values)
-        tallies = tally_hits(get_text_engine(), plan.texts) if plan.texts else {}
+        tallies = {}
+        if plan.texts:
+            from classifiers.presidio_engine import get_text_engine
+
+            tallies = tally_hits(get_text_engine(), plan.texts)
 
         findings = [
             self._finding(column, label_id, tally, plan, len(texts))
@@ -315,8 +336,9 @@ class FreeTextClassifier(Classifier):
         ]
         if plan.not_analysed:
             signals.append(
-                f"{plan.not_analysed} candidate values not analysed "
-                f"(limit {self.max_values} per column)"
+                f"{plan.not_analysed} candidate values not analysed (limit "
+                f"{self.max_values} values or {MAX_COLUMN_CHARS:,} characters "
+                "per column)"
             )
         return Finding(
             column=column,

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 
-from classifiers.base import Classifier, ClassificationInput, Finding
+from classifiers.base import ClassificationInput, Classifier, Finding
 from classifiers.names import match_hint
 from classifiers.profile import ColumnProfile
 from classifiers.rulepack import LabelRule, ValueRule
@@ -121,8 +121,12 @@ class ValueClassifier(Classifier):
         thresholds = self.rules.thresholds
         non_null = profile.non_null
         share = matches / non_null
-        min_share = rule.min_share if rule.min_share is not None else thresholds.min_share
-        look_alike = shaped / non_null >= thresholds.look_alike_share and share < min_share
+        min_share = (
+            rule.min_share if rule.min_share is not None else thresholds.min_share
+        )
+        look_alike = (
+            shaped / non_null >= thresholds.look_alike_share and share < min_share
+        )
         signals = [f"{matches} of {non_null} values pass {rule.validator}"]
 
         if share >= min_share:

@@ -3,7 +3,8 @@
 Exit codes (also in ``cardex --help`` and docs/cli.md):
 
     0  success: every dataset was scanned
-    1  failure: nothing could be scanned, the catalog failed, or --on-error fail stopped the scan
+    1  failure: nothing could be scanned, the catalog failed, or --on-error fail
+       stopped the scan
     2  usage error: invalid option, source or rule pack
     3  partial: some datasets failed and are listed in the report with their reasons
 
@@ -133,8 +134,12 @@ def main() -> None:
     metavar="SECONDS",
     help="Limit for each database statement while listing and sampling.",
 )
-@click.option("-v", "--verbose", count=True, help="Log more: -v one line per dataset, -vv debug.")
-@click.option("-q", "--quiet", is_flag=True, help="Log errors only and show no progress bar.")
+@click.option(
+    "-v", "--verbose", count=True, help="Log more: -v one line per dataset, -vv debug."
+)
+@click.option(
+    "-q", "--quiet", is_flag=True, help="Log errors only and show no progress bar."
+)
 def scan(
     sources: tuple[str, ...],
     sample_size: int,
@@ -157,7 +162,7 @@ def scan(
     with --report.
     """
     _configure_logging(verbose, quiet)
-    from scanner.engine import ScanOptions, Scanner
+    from scanner.engine import Scanner, ScanOptions
     from scanner.errors import CatalogError, PluginError, UsageError
     from scanner.report import print_summary, write_report
 
@@ -239,7 +244,9 @@ def catalog_list(catalog_url: str | None, as_json: bool) -> None:
     store = _open(catalog_url)
     rows = store.list_datasets()
     if as_json:
-        click.echo(json.dumps([row.__dict__ for row in rows], ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps([row.__dict__ for row in rows], ensure_ascii=False, indent=2)
+        )
         return
     from rich.console import Console
     from rich.table import Table
@@ -286,7 +293,11 @@ def _decide(state: str) -> Any:
     )
     @_catalog_option
     def command(
-        dataset: str, column: str, label_id: str, by: str | None, catalog_url: str | None
+        dataset: str,
+        column: str,
+        label_id: str,
+        by: str | None,
+        catalog_url: str | None,
     ) -> None:
         import getpass
 
@@ -316,7 +327,12 @@ label.command("reject")(_decide("rejected"))
 
 
 @main.command("labels")
-@click.option("--rules", "rules_path", metavar="PATH", help="Rule pack merged over the shipped one.")
+@click.option(
+    "--rules",
+    "rules_path",
+    metavar="PATH",
+    help="Rule pack merged over the shipped one.",
+)
 def list_labels(rules_path: str | None) -> None:
     """List the label ids of the rule pack with their names."""
     from classifiers.rulepack import load_rule_pack
@@ -329,7 +345,9 @@ def list_labels(rules_path: str | None) -> None:
     click.echo(f"rule pack {pack.version}")
     for rule in pack.labels.values():
         mark = " (provisional)" if rule.provisional else ""
-        click.echo(f"{rule.id:45} {rule.category:20} {rule.name_en} / {rule.name_zh}{mark}")
+        click.echo(
+            f"{rule.id:45} {rule.category:20} {rule.name_en} / {rule.name_zh}{mark}"
+        )
 
 
 def _open(catalog_url: str | None) -> Any:

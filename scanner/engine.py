@@ -67,7 +67,9 @@ class ScanOutcome:
 
     @property
     def status(self) -> Status:
-        if self.stopped_early or (self.results and len(self.failed) == len(self.results)):
+        if self.stopped_early or (
+            self.results and len(self.failed) == len(self.results)
+        ):
             return "failed"
         return "partial" if self.failed else "ok"
 
@@ -95,16 +97,23 @@ def resolve_connector(source: str, connectors: Sequence[Connector]) -> Connector
 class Scanner:
     """Runs one scan with the installed connectors and classifiers."""
 
-    def __init__(self, options: ScanOptions, progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self, options: ScanOptions, progress: ProgressCallback | None = None
+    ) -> None:
         self.options = options
         self.progress = progress
         self.rules: RulePack = load_rule_pack(options.rules_path)
-        self.connectors: list[Connector] = [cls() for cls in load_plugins(CONNECTORS).values()]
+        self.connectors: list[Connector] = [
+            cls() for cls in load_plugins(CONNECTORS).values()
+        ]
         self.classifiers: list[Classifier] = [
             cls(self.rules) for cls in load_plugins(CLASSIFIERS).values()
         ]
         # Resolve every source before reading anything, so a typo fails fast.
-        self.plan = [(source, resolve_connector(source, self.connectors)) for source in options.sources]
+        self.plan = [
+            (source, resolve_connector(source, self.connectors))
+            for source in options.sources
+        ]
 
     def run(self) -> ScanOutcome:
         options = self.options
@@ -123,7 +132,9 @@ class Scanner:
             self._scan_all(outcome, catalog)
             outcome.finished_at = _now()
             if catalog is not None and outcome.scan_id is not None:
-                catalog.finish_scan(outcome.scan_id, outcome.status, scan_counts(outcome))
+                catalog.finish_scan(
+                    outcome.scan_id, outcome.status, scan_counts(outcome)
+                )
         finally:
             if catalog is not None:
                 catalog.close()
@@ -142,7 +153,9 @@ class Scanner:
         found = list(self._discover())
         for done, item in enumerate(found, start=1):
             if isinstance(item, DatasetFailure):
-                result = DatasetResult(uri=item.uri, name=item.uri.rsplit("/", 1)[-1], kind="file")
+                result = DatasetResult(
+                    uri=item.uri, name=item.uri.rsplit("/", 1)[-1], kind="file"
+                )
                 result.errors.append(item)
             else:
                 result = self.scan_dataset(item)
@@ -160,9 +173,13 @@ class Scanner:
     def _report_failure(self, result: DatasetResult) -> None:
         for error in result.errors:
             if self.options.on_error == "skip":
-                logger.info("skipped %s: %s: %s", error.uri, error.reason, error.message)
+                logger.info(
+                    "skipped %s: %s: %s", error.uri, error.reason, error.message
+                )
             else:
-                logger.warning("failed %s: %s: %s", error.uri, error.reason, error.message)
+                logger.warning(
+                    "failed %s: %s: %s", error.uri, error.reason, error.message
+                )
 
     def scan_dataset(self, handle: DatasetHandle) -> DatasetResult:
         """Sample and classify one dataset; errors become part of the result."""
@@ -176,7 +193,9 @@ class Scanner:
             result.total_rows = sample.total_rows
             result.bytes_read = sample.bytes_read
             result.notes.extend(sample.notes)
-            result.columns, result.labels = classify_sample(sample, self.classifiers, self.rules)
+            result.columns, result.labels = classify_sample(
+                sample, self.classifiers, self.rules
+            )
         except DatasetError as exc:
             result.errors.append(DatasetFailure(handle.uri, exc.reason, str(exc)))
         except Exception as exc:  # noqa: BLE001 - one dataset must not stop the scan
@@ -187,7 +206,8 @@ class Scanner:
             )
         labelled = sum(bool(c.labels) for c in result.columns)
         logger.info(
-            "scanned %s: %d rows sampled, %d of %d columns labelled, %d dataset labels in %.2f s",
+            "scanned %s: %d rows sampled, %d of %d columns labelled, "
+            "%d dataset labels in %.2f s",
             handle.uri,
             result.sampled_rows,
             labelled,
@@ -197,7 +217,9 @@ class Scanner:
         )
         return result
 
-    def _store(self, catalog: CatalogStore, outcome: ScanOutcome, result: DatasetResult) -> None:
+    def _store(
+        self, catalog: CatalogStore, outcome: ScanOutcome, result: DatasetResult
+    ) -> None:
         assert outcome.scan_id is not None
         if result.errors:
             for error in result.errors:
@@ -211,7 +233,7 @@ class Scanner:
 
 
 def apply_decisions(result: DatasetResult, changes: LabelChanges) -> None:
-    """Show people's decisions in a result: drop rejected labels, mark confirmed ones."""
+    """Apply people's decisions to a result: drop rejected labels, mark confirmed."""
 
     def merged(found: list[Label], column: str, notes: list[str]) -> list[Label]:
         kept = []
@@ -220,7 +242,11 @@ def apply_decisions(result: DatasetResult, changes: LabelChanges) -> None:
             if decision is None:
                 kept.append(label)
             elif decision[0] == "confirmed":
-                kept.append(dataclasses.replace(label, state="confirmed", decided_by=decision[1]))
+                kept.append(
+                    dataclasses.replace(
+                        label, state="confirmed", decided_by=decision[1]
+                    )
+                )
             else:
                 notes.append(f"{label.id} rejected by {decision[1]}")
         return kept

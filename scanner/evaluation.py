@@ -79,17 +79,18 @@ def score(
     return dict(per_label), total
 
 
+def _row(name: str, entry: LabelScore) -> str:
+    counts = (
+        f"{entry.true_positive:4} {entry.false_positive:4} {entry.false_negative:4}"
+    )
+    rates = f"{entry.precision:6.3f} {entry.recall:6.3f} {entry.f1:6.3f}"
+    return f"{name:34} {counts} {rates}"
+
+
 def format_scores(per_label: Mapping[str, LabelScore], total: LabelScore) -> str:
     """Render scores as a fixed-width table."""
-    lines = [f"{'label':34} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'recall':>6} {'f1':>6}"]
-    for label_id in sorted(per_label):
-        entry = per_label[label_id]
-        lines.append(
-            f"{label_id:34} {entry.true_positive:4} {entry.false_positive:4} "
-            f"{entry.false_negative:4} {entry.precision:6.3f} {entry.recall:6.3f} {entry.f1:6.3f}"
-        )
-    lines.append(
-        f"{'micro':34} {total.true_positive:4} {total.false_positive:4} "
-        f"{total.false_negative:4} {total.precision:6.3f} {total.recall:6.3f} {total.f1:6.3f}"
-    )
+    header = f"{'label':34} {'tp':>4} {'fp':>4} {'fn':>4} {'prec':>6} {'recall':>6}"
+    lines = [header + f" {'f1':>6}"]
+    lines.extend(_row(label_id, per_label[label_id]) for label_id in sorted(per_label))
+    lines.append(_row("micro", total))
     return "\n".join(lines)

@@ -33,7 +33,7 @@ def mask_value(value: object) -> str:
     if "@" in text and _EMAIL.fullmatch(text):
         local, _, domain = text.partition("@")
         return local[0] + MASK * 3 + "@" + domain
-    text = text[:MAX_EXAMPLE_CHARS * 4]
+    text = text[: MAX_EXAMPLE_CHARS * 4]
     length = len(text)
     if length <= 3:
         return text[0] + MASK * (length - 1 or 1)

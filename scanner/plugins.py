@@ -24,7 +24,9 @@ GROUPS = (CONNECTORS, CLASSIFIERS, CATALOGS)
 def plugin_entry_points(group: str) -> list[EntryPoint]:
     """Return the entry points of ``group``, sorted by name."""
     if group not in GROUPS:
-        raise UsageError(f"unknown plugin group {group!r}; valid groups: {', '.join(GROUPS)}")
+        raise UsageError(
+            f"unknown plugin group {group!r}; valid groups: {', '.join(GROUPS)}"
+        )
     found = sorted(entry_points(group=group), key=lambda ep: ep.name)
     if not found:
         raise UsageError(

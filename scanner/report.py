@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import scanner
-from scanner.engine import ScanOutcome, scan_counts, display_source
+from scanner.engine import ScanOutcome, display_source, scan_counts
 
 SCHEMA_VERSION = 1
 
@@ -38,7 +38,11 @@ def report_dict(outcome: ScanOutcome) -> dict[str, Any]:
 
 
 def write_report(outcome: ScanOutcome, path: str | Path) -> None:
-    """Write the JSON report to ``path`` atomically (``-`` for standard output)."""
+    """Write the JSON report to ``path`` (``-`` for standard output).
+
+    A regular file is replaced atomically, so a reader never sees half a
+    report.
+    """
     text = json.dumps(report_dict(outcome), ensure_ascii=False, indent=2) + "\n"
     if str(path) == "-":
         import sys
@@ -46,6 +50,12 @@ def write_report(outcome: ScanOutcome, path: str | Path) -> None:
         sys.stdout.write(text)
         return
     target = Path(path)
+    if target.exists() and not target.is_file():
+        # A device or pipe such as /dev/null: write through it, because
+        # replacing it with a new file would destroy it.
+        with target.open("w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
@@ -90,7 +100,9 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
 
     for result in outcome.failed:
         for error in result.errors:
-            console.print(f"[red]failed[/red] {error.uri}: {error.reason}: {error.message}")
+            console.print(
+                f"[red]failed[/red] {error.uri}: {error.reason}: {error.message}"
+            )
     counts = scan_counts(outcome)
     console.print(
         f"{counts['datasets']} datasets, {counts['failed']} failed; labels "

@@ -1,7 +1,7 @@
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 
-from scanner.catalog.local import LocalCatalog, SCHEMA_VERSION
+from scanner.catalog.local import SCHEMA_VERSION, LocalCatalog
 from scanner.errors import CatalogError, UsageError
 from scanner.model import ColumnResult, DatasetFailure, DatasetResult, Evidence, Label
 

@@ -2,10 +2,11 @@
 
 import json
 import os
+import stat
+import threading
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,8 +46,17 @@ def catalog(tmp_path):
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["scan"], ["catalog"], ["catalog", "list"], ["catalog", "show"], ["label"],
-     ["label", "confirm"], ["label", "reject"], ["labels"]],
+    [
+        [],
+        ["scan"],
+        ["catalog"],
+        ["catalog", "list"],
+        ["catalog", "show"],
+        ["label"],
+        ["label", "confirm"],
+        ["label", "reject"],
+        ["labels"],
+    ],
 )
 def test_help_is_fast_and_documents_options(command):
     started = time.perf_counter()
@@ -59,8 +69,19 @@ def test_help_is_fast_and_documents_options(command):
 
 def test_scan_help_explains_every_option():
     text = run("scan", "--help").stdout
-    for option in ("--sample-size", "--include", "--exclude", "--catalog", "--report",
-                   "--rules", "--on-error", "--timeout", "--verbose", "--quiet", "--no-catalog"):
+    for option in (
+        "--sample-size",
+        "--include",
+        "--exclude",
+        "--catalog",
+        "--report",
+        "--rules",
+        "--on-error",
+        "--timeout",
+        "--verbose",
+        "--quiet",
+        "--no-catalog",
+    ):
         assert option in text
     assert "Exit codes" in text
 
@@ -70,8 +91,10 @@ def test_scan_success_exit_zero(lake, catalog, tmp_path):
     completed = run("scan", lake, "--catalog", catalog, "--report", report)
     assert completed.returncode == 0, completed.stderr
     data = json.loads(report.read_text())
-    columns = {c["name"]: [label["id"] for label in c["labels"]]
-               for c in data["datasets"][0]["columns"]}
+    columns = {
+        c["name"]: [label["id"] for label in c["labels"]]
+        for c in data["datasets"][0]["columns"]
+    }
     assert columns == {"姓名": ["pi.name"], "手机号码": ["pi.phone"], "城市": []}
 
 
@@ -105,8 +128,16 @@ def test_bad_dataset_gives_partial_exit(lake, catalog, tmp_path):
 
 def test_on_error_fail_stops(lake, catalog, tmp_path):
     (lake / "a_broken.parquet").write_bytes(b"")
-    completed = run("scan", lake, "--catalog", catalog, "--on-error", "fail",
-                    "--report", tmp_path / "r.json")
+    completed = run(
+        "scan",
+        lake,
+        "--catalog",
+        catalog,
+        "--on-error",
+        "fail",
+        "--report",
+        tmp_path / "r.json",
+    )
     assert completed.returncode == 1
     assert json.loads((tmp_path / "r.json").read_text())["scan"]["status"] == "failed"
 
@@ -147,12 +178,40 @@ def test_unwritable_report_is_failure(lake, catalog, tmp_path):
 def test_review_workflow_survives_rescan(lake, catalog, tmp_path):
     assert run("scan", lake, "--catalog", catalog).returncode == 0
 
-    assert run("label", "reject", "owners.csv", "姓名", "pi.name", "--by", "li.na",
-               "--catalog", catalog).returncode == 0
-    assert run("label", "confirm", "owners.csv", "手机号码", "pi.phone", "--by", "li.na",
-               "--catalog", catalog).returncode == 0
-    assert run("label", "confirm", "owners.csv", "-", "spi.location",
-               "--catalog", catalog).returncode == 0
+    assert (
+        run(
+            "label",
+            "reject",
+            "owners.csv",
+            "姓名",
+            "pi.name",
+            "--by",
+            "li.na",
+            "--catalog",
+            catalog,
+        ).returncode
+        == 0
+    )
+    assert (
+        run(
+            "label",
+            "confirm",
+            "owners.csv",
+            "手机号码",
+            "pi.phone",
+            "--by",
+            "li.na",
+            "--catalog",
+            catalog,
+        ).returncode
+        == 0
+    )
+    assert (
+        run(
+            "label", "confirm", "owners.csv", "-", "spi.location", "--catalog", catalog
+        ).returncode
+        == 0
+    )
 
     report = tmp_path / "r.json"
     assert run("scan", lake, "--catalog", catalog, "--report", report).returncode == 0
@@ -163,9 +222,14 @@ def test_review_workflow_survives_rescan(lake, catalog, tmp_path):
     phone = columns["手机号码"]["labels"][0]
     assert (phone["state"], phone["decided_by"]) == ("confirmed", "li.na")
 
-    shown = json.loads(run("catalog", "show", "owners.csv", "--catalog", catalog).stdout)
-    states = {(c["name"], label["id"]): label["state"]
-              for c in shown["columns"] for label in c["labels"]}
+    shown = json.loads(
+        run("catalog", "show", "owners.csv", "--catalog", catalog).stdout
+    )
+    states = {
+        (c["name"], label["id"]): label["state"]
+        for c in shown["columns"]
+        for label in c["labels"]
+    }
     assert states[("姓名", "pi.name")] == "rejected"
     assert shown["labels"][0]["id"] == "spi.location"
 
@@ -175,7 +239,9 @@ def test_review_workflow_survives_rescan(lake, catalog, tmp_path):
 
 def test_label_errors_exit_two(lake, catalog):
     run("scan", lake, "--catalog", catalog)
-    unknown = run("label", "confirm", "owners.csv", "姓名", "pi.shoe_size", "--catalog", catalog)
+    unknown = run(
+        "label", "confirm", "owners.csv", "姓名", "pi.shoe_size", "--catalog", catalog
+    )
     assert unknown.returncode == 2
     assert "cardex labels" in unknown.stderr
     missing = run("catalog", "show", "nothing.csv", "--catalog", catalog)
@@ -185,12 +251,17 @@ def test_label_errors_exit_two(lake, catalog):
 def test_stale_suggestion_removed_on_rescan(lake, catalog, tmp_path):
     run("scan", lake, "--catalog", catalog)
     (lake / "owners.csv").write_text(
-        "姓名,手机号码,城市\n" + "".join(f"{NAMES[i % len(NAMES)]},n/a,北京\n" for i in range(30)),
+        "姓名,手机号码,城市\n"
+        + "".join(f"{NAMES[i % len(NAMES)]},n/a,北京\n" for i in range(30)),
         encoding="utf-8",
     )
     run("scan", lake, "--catalog", catalog)
-    shown = json.loads(run("catalog", "show", "owners.csv", "--catalog", catalog).stdout)
-    labels = {c["name"]: [label["id"] for label in c["labels"]] for c in shown["columns"]}
+    shown = json.loads(
+        run("catalog", "show", "owners.csv", "--catalog", catalog).stdout
+    )
+    labels = {
+        c["name"]: [label["id"] for label in c["labels"]] for c in shown["columns"]
+    }
     assert labels["手机号码"] == []
 
 
@@ -199,3 +270,16 @@ def test_labels_command_lists_vocabulary():
     assert completed.returncode == 0
     assert "spi.id_number" in completed.stdout
     assert "(provisional)" in completed.stdout
+
+
+def test_report_into_pipe_keeps_pipe(lake, tmp_path):
+    pipe = tmp_path / "report.pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    completed = run("scan", lake, "--no-catalog", "--report", pipe)
+    reader.join(timeout=60)
+    assert completed.returncode == 0
+    assert json.loads(received[0])["schema_version"] == 1
+    assert stat.S_ISFIFO(pipe.stat().st_mode)

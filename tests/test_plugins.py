@@ -1,7 +1,13 @@
 from classifiers.base import Classifier
 from connectors.base import Connector
 from scanner.catalog.base import CatalogStore
-from scanner.plugins import CATALOGS, CLASSIFIERS, CONNECTORS, load_plugins, plugin_entry_points
+from scanner.plugins import (
+    CATALOGS,
+    CLASSIFIERS,
+    CONNECTORS,
+    load_plugins,
+    plugin_entry_points,
+)
 
 
 def test_builtin_connectors_are_entry_points():
@@ -25,4 +31,8 @@ def test_catalog_stores_keyed_by_url_scheme():
 def test_entry_points_point_into_cardex_packages():
     for group in (CONNECTORS, CLASSIFIERS, CATALOGS):
         for entry_point in plugin_entry_points(group):
-            assert entry_point.value.split(".")[0] in {"scanner", "classifiers", "connectors"}
+            assert entry_point.value.split(".")[0] in {
+                "scanner",
+                "classifiers",
+                "connectors",
+            }

@@ -1,25 +1,48 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from classifiers.rulepack import load_rule_pack
 from scanner.errors import RulePackError
 
 DOMAIN_IDS = {
-    "pi.name", "pi.phone", "pi.email", "pi.address", "pi.birth_date", "pi.gender",
-    "pi.ip_address", "pi.device_id", "pi.vin", "pi.licence_plate", "pi.account",
-    "spi.id_number", "spi.bank_card", "spi.location", "spi.biometric", "spi.cabin_media",
-    "spi.health", "spi.credential", "spi.religion", "spi.minor",
-    "imp.driving_automation.exterior_media", "imp.driving_automation.point_cloud",
-    "imp.driving_automation.geodata", "imp.connected_operation.vehicle_flow",
-    "imp.connected_operation.charging_network", "imp.connected_operation.remote_control",
-    "imp.software_upgrade.ota", "imp.rd_design.controlled", "imp.production.capacity",
-    "imp.sensitive_area", "imp.personal_volume",
-    "flag.surveying", "flag.core_candidate", "flag.export_control", "flag.anonymised",
+    "pi.name",
+    "pi.phone",
+    "pi.email",
+    "pi.address",
+    "pi.birth_date",
+    "pi.gender",
+    "pi.ip_address",
+    "pi.device_id",
+    "pi.vin",
+    "pi.licence_plate",
+    "pi.account",
+    "spi.id_number",
+    "spi.bank_card",
+    "spi.location",
+    "spi.biometric",
+    "spi.cabin_media",
+    "spi.health",
+    "spi.credential",
+    "spi.religion",
+    "spi.minor",
+    "imp.driving_automation.exterior_media",
+    "imp.driving_automation.point_cloud",
+    "imp.driving_automation.geodata",
+    "imp.connected_operation.vehicle_flow",
+    "imp.connected_operation.charging_network",
+    "imp.connected_operation.remote_control",
+    "imp.software_upgrade.ota",
+    "imp.rd_design.controlled",
+    "imp.production.capacity",
+    "imp.sensitive_area",
+    "imp.personal_volume",
+    "flag.surveying",
+    "flag.core_candidate",
+    "flag.export_control",
+    "flag.anonymised",
 }
 
 
@@ -54,13 +77,19 @@ def test_user_pack_overrides_fields(tmp_path):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("name: x\nversion: '1'\nlabels: [{id: pi.phone, value_rules: [{id: r, validator: nope, confidence: 0.5}]}]",
-         "unknown validator 'nope'"),
+        (
+            "name: x\nversion: '1'\nlabels: [{id: pi.phone, value_rules: "
+            "[{id: r, validator: nope, confidence: 0.5}]}]",
+            "unknown validator 'nope'",
+        ),
         ("name: x\nversion: '1'\nlabels: [{id: pi.new}]", "category"),
         ("name: x\nlabels: []", "needs a 'version'"),
         ("- just\n- a list", "must be a mapping"),
         ("name: [unclosed", "not valid YAML"),
-        ("name: x\nversion: '1'\nlabels: [{id: pi.phone, typo_field: 1}]", "typo_field"),
+        (
+            "name: x\nversion: '1'\nlabels: [{id: pi.phone, typo_field: 1}]",
+            "typo_field",
+        ),
     ],
 )
 def test_invalid_user_pack_is_rejected(tmp_path, text, message):
@@ -72,7 +101,9 @@ def test_invalid_user_pack_is_rejected(tmp_path, text, message):
 
 def test_replacement_pack_changes_scan_result(tmp_path):
     data = tmp_path / "fleet.csv"
-    data.write_text("crm_handle,score\nwx_abc123,5\nwx_def456,7\nwx_ghi789,3\n", encoding="utf-8")
+    data.write_text(
+        "crm_handle,score\nwx_abc123,5\nwx_def456,7\nwx_ghi789,3\n", encoding="utf-8"
+    )
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         "name: acme\nversion: '1'\nlabels:\n  - id: pi.account\n"
@@ -83,9 +114,19 @@ def test_replacement_pack_changes_scan_result(tmp_path):
     def labels(*extra):
         report = tmp_path / "r.json"
         subprocess.run(
-            [sys.executable, "-m", "scanner", "scan", str(data), "--no-catalog",
-             "--report", str(report), *extra],
-            check=True, capture_output=True,
+            [
+                sys.executable,
+                "-m",
+                "scanner",
+                "scan",
+                str(data),
+                "--no-catalog",
+                "--report",
+                str(report),
+                *extra,
+            ],
+            check=True,
+            capture_output=True,
         )
         columns = json.loads(report.read_text())["datasets"][0]["columns"]
         return {c["name"]: [label["id"] for label in c["labels"]] for c in columns}

@@ -120,9 +120,9 @@ def test_sqlite_table_uri_and_name(scan):
 def _raw_values(report):
     """Values of the sample lake's personal columns, read straight from the files."""
     sys.path.insert(0, str(ROOT))
+    from connectors.base import DiscoveryOptions
     from connectors.files import FileConnector
     from connectors.sql import SqlConnector
-    from connectors.base import DiscoveryOptions
     from scanner.model import DatasetFailure
 
     predicted, _ = predicted_labels(report, PERSONAL)

@@ -24,6 +24,8 @@ from classifiers.presidio_engine import (
 )
 from classifiers.profile import profile_column
 from classifiers.text import (
+    MAX_COLUMN_CHARS,
+    MAX_TEXT_CHARS,
     FreeTextClassifier,
     finding_score,
     is_free_text,
@@ -298,6 +300,16 @@ def test_prefilter_skips_plain_text() -> None:
     assert plan.texts == ["客户来电 13812345678"]
     assert plan.examined == 3
     assert plan.not_analysed == 0
+
+
+def test_prefilter_bounds_characters() -> None:
+    long_remark = "客户来电 13812345678 " + "反映刹车异响，" * 300
+    values = pa.array([long_remark] * 300)
+    plan = plan_analysis(values, max_values=500)
+    total = sum(min(len(text), MAX_TEXT_CHARS) for text in plan.texts)
+    assert total <= MAX_COLUMN_CHARS
+    assert len(plan.texts) + plan.not_analysed == 300
+    assert plan.not_analysed > 0
 
 
 def test_score_rises_with_count_and_share() -> None:

@@ -266,7 +266,9 @@ def _read_ignore_file(folder: str, walk: _Walk) -> None:
         logger.warning("cannot read %s, so nothing is ignored by it: %s", path, exc)
         return
     patterns = tuple(
-        line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")
+        line.strip().rstrip("/")
+        for line in lines
+        if line.strip() and not line.startswith("#")
     )
     walk.ignore_files[os.path.abspath(folder)] = patterns
 

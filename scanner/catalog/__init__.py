@@ -1,5 +1,10 @@
 """Catalog stores: where labels live between scans and where people decide."""
 
-from scanner.catalog.base import CatalogStore, LabelChanges, default_catalog_url, open_catalog
+from scanner.catalog.base import (
+    CatalogStore,
+    LabelChanges,
+    default_catalog_url,
+    open_catalog,
+)
 
 __all__ = ["CatalogStore", "LabelChanges", "default_catalog_url", "open_catalog"]

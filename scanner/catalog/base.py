@@ -41,7 +41,9 @@ class LabelChanges:
     updated: int = 0
     removed: int = 0
     #: Decisions people made, by (column or "", label id): (state, who).
-    decisions: dict[tuple[str, str], tuple[LabelState, str]] = field(default_factory=dict)
+    decisions: dict[tuple[str, str], tuple[LabelState, str]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True)

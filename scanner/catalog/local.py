@@ -113,7 +113,11 @@ class LocalCatalog(CatalogStore):
 
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+            None,
+            "",
+            ":memory:",
+        ):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self._display = parsed.render_as_string(hide_password=True)
         try:
@@ -121,15 +125,18 @@ class LocalCatalog(CatalogStore):
             with self.engine.begin() as connection:
                 self._migrate(connection)
         except SQLAlchemyError as exc:
+            reason = redact_text(str(getattr(exc, "orig", None) or exc))
             raise CatalogError(
-                f"cannot open catalog {self._display}: {redact_text(str(exc.orig or exc))}"
+                f"cannot open catalog {self._display}: {reason}"
             ) from exc
 
     def _migrate(self, connection: Connection) -> None:
         version = 0
         if sa.inspect(connection).has_table(meta_table.name):
             row = connection.execute(
-                sa.select(meta_table.c.value).where(meta_table.c.key == "schema_version")
+                sa.select(meta_table.c.value).where(
+                    meta_table.c.key == "schema_version"
+                )
             ).first()
             version = int(row[0]) if row else 0
         if version > SCHEMA_VERSION:
@@ -139,11 +146,17 @@ class LocalCatalog(CatalogStore):
             )
         for step in range(version, SCHEMA_VERSION):
             MIGRATIONS[step](connection)
-            logger.info("catalog %s migrated to schema version %d", self._display, step + 1)
+            logger.info(
+                "catalog %s migrated to schema version %d", self._display, step + 1
+            )
         if version != SCHEMA_VERSION:
-            connection.execute(sa.delete(meta_table).where(meta_table.c.key == "schema_version"))
             connection.execute(
-                sa.insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION))
+                sa.delete(meta_table).where(meta_table.c.key == "schema_version")
+            )
+            connection.execute(
+                sa.insert(meta_table).values(
+                    key="schema_version", value=str(SCHEMA_VERSION)
+                )
             )
 
     def _run(self, action: str, work: Callable[[Connection], Any]) -> Any:
@@ -168,7 +181,7 @@ class LocalCatalog(CatalogStore):
                     rule_pack_version=rule_pack_version,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
 
         scan_id: int = self._run("starting a scan", work)
         return scan_id
@@ -185,23 +198,33 @@ class LocalCatalog(CatalogStore):
 
     # -- datasets -----------------------------------------------------------
 
-    def _dataset_id(self, connection: Connection, result: DatasetResult | DatasetFailure) -> int:
-        row = connection.execute(sa.select(datasets.c.id).where(datasets.c.uri == result.uri)).first()
+    def _dataset_id(
+        self, connection: Connection, result: DatasetResult | DatasetFailure
+    ) -> int:
+        row = connection.execute(
+            sa.select(datasets.c.id).where(datasets.c.uri == result.uri)
+        ).first()
         if row:
             return int(row[0])
-        name = getattr(result, "name", None) or result.uri.rstrip("/").rsplit("/", 1)[-1]
+        name = (
+            getattr(result, "name", None) or result.uri.rstrip("/").rsplit("/", 1)[-1]
+        )
         kind = getattr(result, "kind", "file")
         inserted = connection.execute(
-            sa.insert(datasets).values(uri=result.uri, name=name, kind=kind, first_seen_at=_now())
+            sa.insert(datasets).values(
+                uri=result.uri, name=name, kind=kind, first_seen_at=_now()
+            )
         )
-        return int(inserted.inserted_primary_key[0])
+        return int(inserted.inserted_primary_key[0])  # type: ignore[index]
 
     def record_dataset(self, scan_id: int, result: DatasetResult) -> LabelChanges:
         return self._run(  # type: ignore[no-any-return]
             f"recording {result.uri}", lambda c: self._record(c, scan_id, result)
         )
 
-    def _record(self, connection: Connection, scan_id: int, result: DatasetResult) -> LabelChanges:
+    def _record(
+        self, connection: Connection, scan_id: int, result: DatasetResult
+    ) -> LabelChanges:
         dataset_id = self._dataset_id(connection, result)
         now = _now()
         rule_pack_version = next(
@@ -254,9 +277,7 @@ class LocalCatalog(CatalogStore):
                 sa.select(labels).where(labels.c.dataset_id == dataset_id)
             )
         }
-        found = {
-            (DATASET_LEVEL, label.id): label for label in result.labels
-        } | {
+        found = {(DATASET_LEVEL, label.id): label for label in result.labels} | {
             (column.name, label.id): label
             for column in result.columns
             for label in column.labels
@@ -278,8 +299,8 @@ class LocalCatalog(CatalogStore):
                 "scan_id": scan_id,
                 "updated_at": now,
             }
-            row = existing.get(key)
-            if row is None:
+            previous = existing.get(key)
+            if previous is None:
                 connection.execute(
                     sa.insert(labels).values(
                         dataset_id=dataset_id,
@@ -291,8 +312,10 @@ class LocalCatalog(CatalogStore):
                     )
                 )
                 changes.added += 1
-            elif row.state not in HUMAN_STATES:
-                connection.execute(sa.update(labels).where(labels.c.id == row.id).values(**values))
+            elif previous.state not in HUMAN_STATES:
+                connection.execute(
+                    sa.update(labels).where(labels.c.id == previous.id).values(**values)
+                )
                 changes.updated += 1
         return changes
 
@@ -302,7 +325,10 @@ class LocalCatalog(CatalogStore):
             connection.execute(
                 sa.update(datasets)
                 .where(datasets.c.id == dataset_id)
-                .values(last_error=f"{failure.reason}: {failure.message}", last_scan_id=scan_id)
+                .values(
+                    last_error=f"{failure.reason}: {failure.message}",
+                    last_scan_id=scan_id,
+                )
             )
 
         self._run(f"recording the failure of {failure.uri}", work)
@@ -336,12 +362,17 @@ class LocalCatalog(CatalogStore):
         return result
 
     def _find(self, connection: Connection, reference: str) -> Any:
-        row = connection.execute(sa.select(datasets).where(datasets.c.uri == reference)).first()
+        row = connection.execute(
+            sa.select(datasets).where(datasets.c.uri == reference)
+        ).first()
         if row is not None:
             return row
         matches = connection.execute(
             sa.select(datasets).where(
-                sa.or_(datasets.c.name == reference, datasets.c.uri.endswith("/" + reference))
+                sa.or_(
+                    datasets.c.name == reference,
+                    datasets.c.uri.endswith("/" + reference),
+                )
             )
         ).all()
         if len(matches) == 1:
@@ -352,16 +383,22 @@ class LocalCatalog(CatalogStore):
                 "run 'cardex catalog list' to see dataset names and URIs"
             )
         uris = "\n  ".join(match.uri for match in matches)
-        raise UsageError(f"dataset name {reference!r} is ambiguous; use one of:\n  {uris}")
+        raise UsageError(
+            f"dataset name {reference!r} is ambiguous; use one of:\n  {uris}"
+        )
 
     def show_dataset(self, reference: str) -> dict[str, Any]:
         def work(connection: Connection) -> dict[str, Any]:
             row = self._find(connection, reference)
             column_rows = connection.execute(
-                sa.select(columns).where(columns.c.dataset_id == row.id).order_by(columns.c.id)
+                sa.select(columns)
+                .where(columns.c.dataset_id == row.id)
+                .order_by(columns.c.id)
             ).all()
             label_rows = connection.execute(
-                sa.select(labels).where(labels.c.dataset_id == row.id).order_by(labels.c.label_id)
+                sa.select(labels)
+                .where(labels.c.dataset_id == row.id)
+                .order_by(labels.c.label_id)
             ).all()
             return _dataset_view(row, column_rows, label_rows)
 
@@ -396,7 +433,9 @@ class LocalCatalog(CatalogStore):
             ).first()
             values = {"state": state, "source": by, "updated_at": _now()}
             if existing:
-                connection.execute(sa.update(labels).where(labels.c.id == existing[0]).values(**values))
+                connection.execute(
+                    sa.update(labels).where(labels.c.id == existing[0]).values(**values)
+                )
             else:
                 connection.execute(
                     sa.insert(labels).values(
@@ -438,7 +477,9 @@ def _label_view(row: Any) -> dict[str, Any]:
     }
 
 
-def _dataset_view(row: Any, column_rows: Sequence[Any], label_rows: Sequence[Any]) -> dict[str, Any]:
+def _dataset_view(
+    row: Any, column_rows: Sequence[Any], label_rows: Sequence[Any]
+) -> dict[str, Any]:
     by_column: dict[str, list[dict[str, Any]]] = {}
     for label in label_rows:
         by_column.setdefault(label.column_name, []).append(_label_view(label))
