@@ -121,8 +121,8 @@ DATAHUB_NEGATIVE_TABLES: dict[str, str] = {
 #: Corrections to IDEAL, judged from the values: the labels a column has
 #: instead of IDEAL's mapped info type.
 DATAHUB_CORRECTIONS: dict[Key, Labels] = {
-    # 145 of the 1,000 names are e-mail addresses of the same people, and a
-    # column with sparse e-mail addresses still contains them.
+    # 145 of the 513 non-empty names are e-mail addresses, and a column with
+    # sparse e-mail addresses still contains them.
     ("Persons", "Name"): NAME | EMAIL,
     # The sex of crabs in a fishery data set (F, M, I): no person.
     ("CrabAgePrediction", "Sex"): NONE,
@@ -300,6 +300,7 @@ RENAULT_TRUTH: tuple[TruthEntry, ...] = (
             "data.attributes.rrPressure": NONE,
             "data.attributes.batteryLevel": NONE,
             "data.attributes.batteryAutonomy": NONE,
+            "data.attributes.doorStatusDriver": NONE,  # the driver's door lock
         },
         # no_data.json is a ChargeMode resource whose id is a 7-character
         # stub. The location files match the entry above first.
@@ -837,7 +838,7 @@ def resident_id_agreement(rows: Sequence[Mapping[str, str]]) -> dict[str, Any]:
     checksum_rejected, checksum_false = rejected("checksum_ok")
     date_rejected, date_false = rejected("birthdate_ok")
     disagreements = [
-        f"row {number}: validator returns {'valid' if v else 'invalid'}, "
+        f"line {number}: validator returns {'valid' if v else 'invalid'}, "
         f"expected {'valid' if e else 'invalid'} ({row['source_claim']})"
         for number, (row, v, e) in enumerate(
             zip(rows, verdicts, expected, strict=True), 2

@@ -90,6 +90,11 @@ _PAIR_WORDS = frozenset(
     }
 )
 _PAIR_PATTERN = r"^\s*-?\d{1,3}\.\d+\s*[,; ]\s*-?\d{1,3}\.\d+\s*$"
+# WKT points and lines whose first coordinate has enough decimals to be precise.
+_WKT_PATTERN = (
+    r"(?i)^\s*(SRID=\d+;\s*)?(POINT|LINESTRING|MULTIPOINT|MULTILINESTRING)"
+    r"\s*[ZM]*\s*\(+\s*-?\d{1,3}\.\d{4,}"
+)
 _BIOMETRIC_LENGTHS = frozenset({128, 256, 512})
 _MINOR_AGE = 14  # PIPL art. 28 and 31: children under 14
 
@@ -122,10 +127,15 @@ def _coordinate_kind(column: str, profile: ColumnProfile) -> str | None:
         return "lat"
     if tokens & _LON_WORDS:
         return "lon"
-    if tokens & _PAIR_WORDS and len(profile.text):
+    if not len(profile.text):
+        return None
+    if tokens & _PAIR_WORDS:
         pairs = pc.match_substring_regex(profile.text, _PAIR_PATTERN)
         if pc.mean(pairs.cast("int8")).as_py() >= 0.6:
             return "pair"
+    geometries = pc.match_substring_regex(profile.text, _WKT_PATTERN)
+    if pc.mean(geometries.cast("int8")).as_py() >= 0.6:
+        return "pair"
     return None
 
 

@@ -18,7 +18,7 @@ from classifiers.shapes import GENDER_WORDS
 from scanner.model import Evidence, Label
 
 # Confidence kept by a name hint on a column with no values to check.
-EMPTY_COLUMN_FACTOR = 0.85
+EMPTY_COLUMN_FACTOR = 0.8
 MAX_CONFIDENCE = 0.99
 _MEDIA_SUFFIXES = (
     r"\.(mp4|h264|h265|mkv|avi|mov|jpg|jpeg|png|bmp|wav|mp3|aac|pcm|opus|amr)$"

@@ -1,10 +1,13 @@
 """Column-name hints: ``sjhm``, ``ownerPhone``, ``联系电话`` all hint at a phone.
 
 Names are split on separators, dots and camel case into lower-case tokens.
-English and pinyin hints match whole tokens (or a run of tokens for a hint
-such as ``owner_name``); Chinese hints match anywhere in the name. A token in
-a label's ``exclude`` list cancels its English and pinyin hints, so
-``city_name`` is not a person's name and ``email_verified`` is no address.
+Hints look at the last segment of a nested path only (``createdDate`` in
+``emails[].createdDate``). English and pinyin hints match whole tokens (or a
+run of tokens for a hint such as ``owner_name``); a hint written ``=name``
+matches only a segment that is exactly that word; Chinese hints match
+anywhere in the segment. A token anywhere in the path that is in a label's
+``exclude`` list cancels its English and pinyin hints, so ``city_name`` is not
+a person's name and ``email_verified`` is no address.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\x00-\x7f]+
 # Pinyin initials of two letters are too common as abbreviations to match
 # inside long names (``zh`` is also "Chinese"); they count only in short names.
 _SHORT_PINYIN_MAX_TOKENS = 2
+# Prefix of a hint that must match the whole last segment of a name.
+EXACT = "="
 
 
 @cache
@@ -45,24 +50,34 @@ def _contains_run(tokens: tuple[str, ...], run: tuple[str, ...]) -> bool:
     return any(tokens[i : i + width] == run for i in range(len(tokens) - width + 1))
 
 
+def last_segment(name: str) -> str:
+    """Return the last field of a nested column path, without list markers."""
+    return name.rsplit(".", 1)[-1].replace("[]", "").replace("{}", "")
+
+
 def match_hint(name: str, label: LabelRule) -> str | None:
     """Return the hint of ``label`` that ``name`` matches, or None."""
     hints = label.name_hints
+    segment = last_segment(name)
     for hint in hints.zh:
-        if hint in name:
+        if hint in segment:
             return hint
 
-    tokens = tokenize(name)
+    tokens = tokenize(segment)
     if not tokens:
         return None
-    excluded = set(hints.exclude) & set(tokens)
+    excluded = set(hints.exclude) & set(tokenize(name))
     joined = "".join(tokens)
 
     for hint in hints.en:
-        run = tokenize(hint)
+        exact = hint.startswith(EXACT)
+        run = tokenize(hint.removeprefix(EXACT))
         if excluded - set(run):
             continue
-        if _contains_run(tokens, run) or joined == "".join(run):
+        if exact:
+            if tokens == run:
+                return hint.removeprefix(EXACT)
+        elif _contains_run(tokens, run) or joined == "".join(run):
             return hint
     for hint in hints.pinyin:
         if excluded:

@@ -116,6 +116,22 @@ def digits16to19(values: pa.Array) -> np.ndarray:
     return _regex(values, r"^\d{4}([ -]?\d{4}){2}[ -]?\d{4,7}$")
 
 
+def vin_european(values: pa.Array) -> np.ndarray:
+    """Match VINs of European makers without requiring the check digit.
+
+    ISO 3780 assigns Europe the first characters S to Z. Position 10 is the
+    model year, never I, O, Q, U, Z or 0 (ISO 3779). Upper case only: VINs
+    are written in capitals.
+    """
+    shaped = all_validators()["vin_shape"](values)
+    if not shaped.any():
+        return shaped
+    structure = _regex(
+        values, r"^[S-Z][A-HJ-NPR-Z0-9]{8}[A-HJ-NPR-TV-Y1-9][A-HJ-NPR-Z0-9]{7}$"
+    )
+    return shaped & structure
+
+
 def us_ssn(values: pa.Array) -> np.ndarray:
     """Match US social security numbers ``AAA-GG-SSSS`` with valid groups.
 
@@ -140,6 +156,7 @@ SHAPES: dict[str, Validator] = {
     "digits15": digits15,
     "digits16to19": digits16to19,
     "us_ssn": us_ssn,
+    "vin_european": vin_european,
 }
 
 

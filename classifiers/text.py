@@ -58,6 +58,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_VALUES = 500
+WKT_GEOMETRY = (
+    r"(?i)^\s*(SRID=\d+;\s*)?(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|"
+    r"MULTIPOLYGON|GEOMETRYCOLLECTION)\s*[ZM]*\s*\("
+)
 # presidio's ``RecognizerResult.RECOGNIZER_NAME_KEY``, kept here so that this
 # module imports without presidio.
 RECOGNIZER_NAME_KEY = "recognizer_name"
@@ -162,11 +166,15 @@ def is_free_text(values: pa.Array) -> bool:
 
     Code-like columns (order numbers, VINs, status words, e-mail addresses)
     are short or have no word breaks, CJK punctuation or Chinese words.
+    Geometries written as WKT are not text: their long decimals would pass
+    for card numbers.
     """
     if len(values) == 0:
         return False
     lengths = pc.utf8_length(values).to_numpy(zero_copy_only=False)
     if float(np.median(lengths)) < MIN_MEDIAN_LENGTH:
+        return False
+    if _share(values, WKT_GEOMETRY) >= MIN_TEXT_SHARE:
         return False
     return _share(values, TEXT_MARKERS) >= MIN_TEXT_SHARE
 

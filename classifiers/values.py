@@ -25,6 +25,9 @@ from classifiers.shapes import Validator, all_validators
 from scanner.masking import mask_value
 
 MAX_EXAMPLES = 3
+# A column this numeric is an id or a measure, where a few values that happen
+# to look like phone numbers are chance, not sparse evidence.
+NUMERIC_COLUMN_SHARE = 0.9
 
 # Value lengths, in characters, that each validator can accept. Values
 # outside the range are not passed to it, which saves most of the work on
@@ -34,6 +37,7 @@ _LENGTHS: dict[str, tuple[int, int]] = {
     "resident_id_shape": (15, 22),
     "vin": (17, 17),
     "vin_shape": (17, 17),
+    "vin_european": (17, 17),
     "mobile_phone": (11, 24),
     "landline_phone": (7, 24),
     "licence_plate": (7, 10),
@@ -139,7 +143,11 @@ class ValueClassifier(Classifier):
                 f"{shaped} values have the shape but {shaped - matches} fail the "
                 f"{rule.validator} check; the column name carries the label"
             )
-        elif rule.sparse and matches >= thresholds.min_sparse_matches:
+        elif (
+            rule.sparse
+            and matches >= thresholds.min_sparse_matches
+            and profile.numeric_share < NUMERIC_COLUMN_SHARE
+        ):
             score = rule.confidence * (0.9 if share >= 0.1 else 0.8)
             signals.append("sparse: counted by validated hits, not by share")
         else:

@@ -219,4 +219,59 @@ def test_binary_and_empty_columns_do_not_crash(classify):
         }
     )
     assert found["blob"] == set()
-    assert found["empty_phone"] == {"pi.phone"}
+    # A name alone on a column with no values stays under the label bar.
+    assert found["empty_phone"] == set()
+
+
+def test_wkt_track_is_location_not_card(classify):
+    rng = random.Random(9)
+    rows = 100
+    found = classify(
+        {
+            "user_id": [str(rng.randint(1, 20)) for _ in range(rows)],
+            "started_at": ["2026-03-01 10:00:00"] * rows,
+            "geom": [
+                f"LINESTRING ({rng.uniform(8, 9):.10f} {rng.uniform(47, 48):.10f}, "
+                f"{rng.uniform(8, 9):.10f} {rng.uniform(47, 48):.10f})"
+                for _ in range(rows)
+            ],
+        }
+    )
+    assert found["geom"] == {"spi.location"}
+    assert found[None] == {"spi.location"}
+
+
+def test_numeric_ids_are_not_sparse_phones(classify):
+    rng = random.Random(10)
+    ids = [rng.randint(1, 10**8) for _ in range(950)]
+    ids += [int(phone(rng)) for _ in range(50)]
+    found = classify({"host_id": ids})
+    assert found["host_id"] == set()
+
+
+def test_european_vin_without_check_digit(classify):
+    rng = random.Random(11)
+    chars = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+    vins = [
+        "VF1"
+        + "".join(rng.choice(chars) for _ in range(6))
+        + "K"
+        + "".join(rng.choice(chars) for _ in range(7))
+        for _ in range(100)
+    ]
+    found = classify({"data.id": vins})
+    assert found["data.id"] == {"pi.vin"}
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        "emails[].createdDate",
+        "versionName",
+        "doorStatusDriver",
+        "accounts[].accountType",
+    ],
+)
+def test_hint_words_inside_other_names_do_not_label(classify, column):
+    found = classify({column: ["2026-01-01", "ZOE", "closed", "MYRENAULT"] * 10})
+    assert found[column] == set()

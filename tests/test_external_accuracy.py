@@ -89,11 +89,11 @@ def _missed(report, key: str, label: str) -> bool:
 
 
 def test_datahub_precision_floor(datahub):
-    assert datahub.total.precision >= 0.80, datahub.total.false_alarms
+    assert datahub.total.precision >= 0.95, datahub.total.false_alarms
 
 
 def test_datahub_recall_floor(datahub):
-    assert datahub.total.recall >= 0.68, datahub.total.misses
+    assert datahub.total.recall >= 0.85, datahub.total.misses
 
 
 def test_datahub_every_card_and_ssn_found(datahub):
@@ -124,11 +124,11 @@ def test_resident_id_column_labelled(cn_ids):
 
 
 def test_renault_precision_floor(renault):
-    assert renault.total.precision >= 0.75, renault.total.false_alarms
+    assert renault.total.precision >= 0.95, renault.total.false_alarms
 
 
 def test_renault_recall_floor(renault):
-    assert renault.total.recall >= 0.45, renault.total.misses
+    assert renault.total.recall >= 0.88, renault.total.misses
 
 
 def test_renault_named_vin_fields_found(renault):
@@ -138,11 +138,11 @@ def test_renault_named_vin_fields_found(renault):
 
 
 def test_trackintel_precision_floor(trackintel):
-    assert trackintel.total.precision >= 0.70, trackintel.total.false_alarms
+    assert trackintel.total.precision >= 0.95, trackintel.total.false_alarms
 
 
 def test_trackintel_recall_floor(trackintel):
-    assert trackintel.total.recall >= 0.40, trackintel.total.misses
+    assert trackintel.total.recall >= 0.68, trackintel.total.misses
 
 
 def test_trackintel_latitude_tracks_found(trackintel):
@@ -161,7 +161,7 @@ def test_piicatcher_card_number(piicatcher):
 
 def test_piicatcher_floors(piicatcher):
     assert piicatcher.total.precision >= 0.95, piicatcher.total.false_alarms
-    assert piicatcher.total.recall >= 0.55, piicatcher.total.misses
+    assert piicatcher.total.recall >= 0.65, piicatcher.total.misses
 
 
 def test_presidio_no_false_alarms(presidio):
@@ -169,7 +169,7 @@ def test_presidio_no_false_alarms(presidio):
 
 
 def test_presidio_recall_floor(presidio):
-    assert presidio.total.recall >= 0.40, presidio.total.misses
+    assert presidio.total.recall >= 0.55, presidio.total.misses
 
 
 def test_address_shape_share_floor(addresses):
@@ -185,7 +185,7 @@ def test_overall_micro_f1_floor(
     datahub, cn_ids, renault, trackintel, piicatcher, presidio, addresses
 ):
     reports = [datahub, cn_ids, renault, trackintel, piicatcher, presidio, addresses]
-    assert bench.overall(reports).f1 >= 0.60
+    assert bench.overall(reports).f1 >= 0.88
 
 
 def test_script_skips_missing_folder(tmp_path, capsys):
