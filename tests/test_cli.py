@@ -3,9 +3,9 @@
 import json
 import os
 import stat
-import threading
 import subprocess
 import sys
+import threading
 import time
 
 import pyarrow as pa
