@@ -20,6 +20,12 @@ from scanner.model import Evidence, Label
 # Confidence kept by a name hint on a column with no values to check.
 EMPTY_COLUMN_FACTOR = 0.8
 MAX_CONFIDENCE = 0.99
+# For labels with ``name_needs_values``: with at least this many values, a
+# name hint needs this share of them to pass a check of the label, or this
+# share of masked values.
+MIN_VALUES_TO_CONTRADICT = 20
+VALUE_SUPPORT_SHARE = 0.2
+MASKED_SUPPORT_SHARE = 0.3
 _MEDIA_SUFFIXES = (
     r"\.(mp4|h264|h265|mkv|avi|mov|jpg|jpeg|png|bmp|wav|mp3|aac|pcm|opus|amr)$"
 )
@@ -67,6 +73,19 @@ def shape_fits(profile: ColumnProfile, label: LabelRule) -> bool:
     return True
 
 
+def _values_support_name(profile: ColumnProfile, label: LabelRule) -> bool:
+    """Tell whether enough values back a name hint, for labels that need it."""
+    if not label.name_needs_values or profile.non_null < MIN_VALUES_TO_CONTRADICT:
+        return True
+    if profile.share("masked") >= MASKED_SUPPORT_SHARE:
+        return True
+    for rule in label.value_rules:
+        for validator in filter(None, (rule.validator, rule.shape)):
+            if profile.share(validator) >= VALUE_SUPPORT_SHARE:
+                return True
+    return False
+
+
 def _combine(scores: Iterable[float]) -> float:
     remaining = 1.0
     for score in scores:
@@ -87,7 +106,12 @@ def _decide_one(
     scores = [f.score for f in strong]
 
     if names and not contradicted:
-        if profile is None or shape_fits(profile, label):
+        if profile is not None and not _values_support_name(profile, label):
+            signals.append(
+                "column name hints at this label but none of its values pass "
+                "the label's checks"
+            )
+        elif profile is None or shape_fits(profile, label):
             score = names[0].score
             if profile is not None and profile.non_null == 0:
                 score *= EMPTY_COLUMN_FACTOR

@@ -87,6 +87,16 @@ class LabelRule(_Strict):
     name_hints: NameHints = NameHints()
     name_confidence: float = Field(default=0.6, ge=0, le=1)
     name_shape: Shape = "any"
+    name_needs_values: bool = Field(
+        default=False,
+        description="A name hint counts only if some values pass one of the "
+        "label's validators or are masked, once there are enough values to tell.",
+    )
+    veto_names: tuple[str, ...] = Field(
+        default=(),
+        description="Name tokens that rule the label out whatever the values "
+        "(a version column of dotted numbers is no IP address).",
+    )
     value_rules: tuple[ValueRule, ...] = ()
 
 
@@ -170,7 +180,24 @@ def _validate(data: dict[str, Any], origin: str) -> RulePackFile:
     try:
         return RulePackFile.model_validate(data)
     except ValidationError as exc:
-        raise RulePackError(f"rule pack {origin} is invalid:\n{exc}") from exc
+        problems = "\n".join(
+            f"  {_where(error['loc'], data)}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise RulePackError(f"rule pack {origin} is invalid:\n{problems}") from exc
+
+
+def _where(location: tuple[Any, ...], data: dict[str, Any]) -> str:
+    """Describe a validation error's location by label id rather than index."""
+    parts: list[str] = []
+    for index, key in enumerate(location):
+        if index == 1 and location[0] == "labels" and isinstance(key, int):
+            labels = data.get("labels") or []
+            label = labels[key] if key < len(labels) else {}
+            parts[-1] = f"label {label.get('id', key)!s}"
+            continue
+        parts.append(f"field '{key}'" if isinstance(key, str) else f"item {key}")
+    return ", ".join(parts) or "top level"
 
 
 def _merge(shipped: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:

@@ -132,6 +132,22 @@ def vin_european(values: pa.Array) -> np.ndarray:
     return shaped & structure
 
 
+def phone_shape(values: pa.Array) -> np.ndarray:
+    """Match phone numbers in any country's spelling: 7 to 15 digits (ITU-T
+    E.164) with an optional ``+`` and spaces, dashes, dots or parentheses."""
+    shaped = _regex(values, r"^\+?[0-9(][0-9 ().\-]{5,22}[0-9]$")
+    digits = pc.utf8_length(pc.replace_substring_regex(values, r"[^0-9]", ""))
+    in_range = pc.and_(pc.greater_equal(digits, 7), pc.less_equal(digits, 15))
+    return shaped & pc.fill_null(in_range, False).to_numpy(zero_copy_only=False)
+
+
+def iban_shape(values: pa.Array) -> np.ndarray:
+    """Match the shape of an IBAN (ISO 13616): country, two check digits and
+    11 to 30 letters or digits, optionally grouped by spaces. The mod-97
+    check is not run."""
+    return _regex(values, r"^[A-Z]{2}[0-9]{2}( ?[A-Z0-9]){11,30}$")
+
+
 def us_ssn(values: pa.Array) -> np.ndarray:
     """Match US social security numbers ``AAA-GG-SSSS`` with valid groups.
 
@@ -157,6 +173,8 @@ SHAPES: dict[str, Validator] = {
     "digits16to19": digits16to19,
     "us_ssn": us_ssn,
     "vin_european": vin_european,
+    "phone_shape": phone_shape,
+    "iban_shape": iban_shape,
 }
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from classifiers.base import ClassificationInput, Classifier, Finding
-from classifiers.names import match_hint
+from classifiers.names import match_hint, tokenize
 from classifiers.profile import ColumnProfile
 from classifiers.rulepack import LabelRule, ValueRule
 from classifiers.shapes import Validator, all_validators
@@ -38,6 +38,8 @@ _LENGTHS: dict[str, tuple[int, int]] = {
     "vin": (17, 17),
     "vin_shape": (17, 17),
     "vin_european": (17, 17),
+    "phone_shape": (7, 24),
+    "iban_shape": (15, 42),
     "mobile_phone": (11, 24),
     "landline_phone": (7, 24),
     "licence_plate": (7, 10),
@@ -112,6 +114,8 @@ class ValueClassifier(Classifier):
     ) -> Finding | None:
         hint = match_hint(column, label)
         if rule.requires_name_hint and hint is None:
+            return None
+        if label.veto_names and set(label.veto_names) & set(tokenize(column)):
             return None
         matches, hits, checked = self._count(
             validators[rule.validator], profile, rule.validator

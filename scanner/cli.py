@@ -26,6 +26,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130
+# A sample is held in memory; beyond this it is no longer a sample.
+MAX_SAMPLE_SIZE = 10_000_000
 
 EXIT_CODES_HELP = """\b
 Exit codes:
@@ -80,10 +83,11 @@ def main() -> None:
 @click.argument("sources", nargs=-1, required=True, metavar="SOURCE...")
 @click.option(
     "--sample-size",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_SAMPLE_SIZE),
     default=1000,
     show_default=True,
-    help="Rows sampled per dataset, spread over the dataset.",
+    help="Rows sampled per dataset, spread over the dataset "
+    f"(at most {MAX_SAMPLE_SIZE:,}).",
 )
 @click.option(
     "--include",
@@ -163,8 +167,8 @@ def scan(
     """
     _configure_logging(verbose, quiet)
     from scanner.engine import Scanner, ScanOptions
-    from scanner.errors import CatalogError, PluginError, UsageError
-    from scanner.report import print_summary, write_report
+    from scanner.errors import CatalogError, MissingExtraError, PluginError, UsageError
+    from scanner.report import check_report_path, print_summary, write_report
 
     options = ScanOptions(
         sources=sources,
@@ -178,10 +182,17 @@ def scan(
         use_catalog=not no_catalog,
     )
     try:
+        if report_path:
+            check_report_path(report_path)
         with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
             outcome = Scanner(options, progress=progress).run()
-    except UsageError as exc:
+    except (UsageError, MissingExtraError) as exc:
         _fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        _fail(
+            "interrupted; the catalog keeps the datasets scanned so far",
+            EXIT_INTERRUPTED,
+        )
     except (CatalogError, PluginError) as exc:
         _fail(str(exc), EXIT_FAILURE)
 
@@ -355,7 +366,7 @@ def _open(catalog_url: str | None) -> Any:
     from scanner.errors import CatalogError, UsageError
 
     try:
-        return open_catalog(catalog_url)
+        return open_catalog(catalog_url, create=False)
     except UsageError as exc:
         _fail(str(exc), EXIT_USAGE)
     except CatalogError as exc:

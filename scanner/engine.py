@@ -21,8 +21,14 @@ from classifiers.rulepack import RulePack, load_rule_pack
 from connectors.base import Connector, DiscoveryOptions
 from scanner.catalog import CatalogStore, LabelChanges, open_catalog
 from scanner.errors import DatasetError, UnknownSourceError
-from scanner.masking import redact_text
-from scanner.model import DatasetFailure, DatasetHandle, DatasetResult, Label
+from scanner.masking import public_url, redact_text
+from scanner.model import (
+    DatasetFailure,
+    DatasetHandle,
+    DatasetResult,
+    Evidence,
+    Label,
+)
 from scanner.plugins import CLASSIFIERS, CONNECTORS, load_plugins
 
 logger = logging.getLogger(__name__)
@@ -135,6 +141,12 @@ class Scanner:
                 catalog.finish_scan(
                     outcome.scan_id, outcome.status, scan_counts(outcome)
                 )
+        except KeyboardInterrupt:
+            if catalog is not None and outcome.scan_id is not None:
+                catalog.finish_scan(
+                    outcome.scan_id, "interrupted", scan_counts(outcome)
+                )
+            raise
         finally:
             if catalog is not None:
                 catalog.close()
@@ -146,13 +158,31 @@ class Scanner:
             exclude=self.options.exclude,
             timeout=self.options.timeout,
         )
+        seen: set[str] = set()
         for source, connector in self.plan:
-            yield from connector.discover(source, discovery)
+            found = 0
+            for item in connector.discover(source, discovery):
+                found += 1
+                # A file named directly and through its folder is scanned once.
+                if isinstance(item, DatasetHandle) and item.uri in seen:
+                    continue
+                seen.add(item.uri)
+                yield item
+            if found == 0:
+                yield DatasetFailure(
+                    display_source(source),
+                    "empty",
+                    f"{display_source(source)} holds no dataset that matches "
+                    "--include, --exclude and .cardexignore",
+                )
 
     def _scan_all(self, outcome: ScanOutcome, catalog: CatalogStore | None) -> None:
         found = list(self._discover())
         for done, item in enumerate(found, start=1):
             if isinstance(item, DatasetFailure):
+                item = DatasetFailure(
+                    printable(item.uri), item.reason, printable(item.message)
+                )
                 result = DatasetResult(
                     uri=item.uri, name=item.uri.rsplit("/", 1)[-1], kind="file"
                 )
@@ -183,7 +213,9 @@ class Scanner:
 
     def scan_dataset(self, handle: DatasetHandle) -> DatasetResult:
         """Sample and classify one dataset; errors become part of the result."""
-        result = DatasetResult(uri=handle.uri, name=handle.name, kind=handle.kind)
+        result = DatasetResult(
+            uri=printable(handle.uri), name=printable(handle.name), kind=handle.kind
+        )
         started = time.perf_counter()
         try:
             result.fingerprint = handle.fingerprint()
@@ -197,18 +229,20 @@ class Scanner:
                 sample, self.classifiers, self.rules
             )
         except DatasetError as exc:
-            result.errors.append(DatasetFailure(handle.uri, exc.reason, str(exc)))
-        except Exception as exc:  # noqa: BLE001 - one dataset must not stop the scan
-            message = redact_text(f"{type(exc).__name__}: {exc}")
-            logger.debug("unexpected error on %s", handle.uri, exc_info=False)
             result.errors.append(
-                DatasetFailure(handle.uri, "internal", f"unexpected error: {message}")
+                DatasetFailure(result.uri, exc.reason, printable(str(exc)))
+            )
+        except Exception as exc:  # noqa: BLE001 - one dataset must not stop the scan
+            message = printable(redact_text(f"{type(exc).__name__}: {exc}"))
+            logger.debug("unexpected error on %s", result.uri)
+            result.errors.append(
+                DatasetFailure(result.uri, "internal", f"unexpected error: {message}")
             )
         labelled = sum(bool(c.labels) for c in result.columns)
         logger.info(
             "scanned %s: %d rows sampled, %d of %d columns labelled, "
             "%d dataset labels in %.2f s",
-            handle.uri,
+            result.uri,
             result.sampled_rows,
             labelled,
             len(result.columns),
@@ -233,7 +267,18 @@ class Scanner:
 
 
 def apply_decisions(result: DatasetResult, changes: LabelChanges) -> None:
-    """Apply people's decisions to a result: drop rejected labels, mark confirmed."""
+    """Apply people's decisions to a result.
+
+    Rejected labels are dropped (and named in the notes), confirmed ones are
+    marked, and labels a person confirmed that this scan did not find are
+    added with confidence 1.
+    """
+    versions = [label.evidence.rule_pack_version for label in result.labels] + [
+        label.evidence.rule_pack_version
+        for column in result.columns
+        for label in column.labels
+    ]
+    version = versions[0] if versions else ""
 
     def merged(found: list[Label], column: str, notes: list[str]) -> list[Label]:
         kept = []
@@ -242,18 +287,39 @@ def apply_decisions(result: DatasetResult, changes: LabelChanges) -> None:
             if decision is None:
                 kept.append(label)
             elif decision[0] == "confirmed":
-                kept.append(
-                    dataclasses.replace(
-                        label, state="confirmed", decided_by=decision[1]
-                    )
+                confirmed = dataclasses.replace(
+                    label, state="confirmed", decided_by=decision[1]
                 )
+                kept.append(confirmed)
             else:
                 notes.append(f"{label.id} rejected by {decision[1]}")
+        present = {label.id for label in kept}
+        for (where, label_id), (state, who, category) in changes.decisions.items():
+            if where != column or state != "confirmed" or label_id in present:
+                continue
+            evidence = Evidence(
+                rule_id="person",
+                rule_pack_version=version,
+                signals=(f"confirmed by {who}",),
+            )
+            kept.append(
+                Label(label_id, category, 1.0, evidence, "confirmed", who)  # type: ignore[arg-type]
+            )
         return kept
 
     result.labels = merged(result.labels, "", result.notes)
     for column in result.columns:
         column.labels = merged(column.labels, column.name, column.notes)
+
+
+def printable(text: str) -> str:
+    """Return ``text`` as valid UTF-8, showing undecodable bytes as escapes.
+
+    File names that are not valid UTF-8 (common in GBK archives unpacked on
+    Linux) reach Python with surrogate escapes, which cannot be stored or
+    written as UTF-8.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def scan_counts(outcome: ScanOutcome) -> dict[str, int]:
@@ -267,16 +333,5 @@ def scan_counts(outcome: ScanOutcome) -> dict[str, int]:
 
 
 def display_source(source: str) -> str:
-    """Return a source with any password removed, for reports and the catalog."""
-    if "://" not in source:
-        return source
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(source)
-    except ArgumentError:
-        return redact_text(source)
-    if url.password is None:
-        return source
-    return url.set(password=None).render_as_string(hide_password=False)
+    """Return a source without password or secrets, for reports and the catalog."""
+    return public_url(source)

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import scanner
 from scanner.engine import ScanOutcome, display_source, scan_counts
+from scanner.errors import UsageError
 
 SCHEMA_VERSION = 1
 
@@ -37,6 +38,28 @@ def report_dict(outcome: ScanOutcome) -> dict[str, Any]:
     }
 
 
+def check_report_path(path: str | Path) -> None:
+    """Check before a scan that the report can be written to ``path``.
+
+    Raises ``UsageError`` naming the problem, so that a long scan does not
+    end in a report that cannot be saved.
+    """
+    if str(path) == "-":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"--report {path} is a folder; give a file name")
+    if target.exists() and not target.is_file():
+        return  # a device or pipe, written through
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(
+            f"--report {path}: folder {folder} does not exist; create it first"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--report {path}: folder {folder} is not writable")
+
+
 def write_report(outcome: ScanOutcome, path: str | Path) -> None:
     """Write the JSON report to ``path`` (``-`` for standard output).
 
@@ -56,7 +79,6 @@ def write_report(outcome: ScanOutcome, path: str | Path) -> None:
         with target.open("w", encoding="utf-8") as stream:
             stream.write(text)
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

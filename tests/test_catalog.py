@@ -68,7 +68,7 @@ def test_rescan_keeps_human_decisions(catalog):
         ("phone", "pi.phone"): "confirmed",
         ("note", "pi.name"): "rejected",
     }
-    assert changes.decisions[("note", "pi.name")] == ("rejected", "li.na")
+    assert changes.decisions[("note", "pi.name")] == ("rejected", "li.na", "personal")
     assert changes.added == 0
 
 

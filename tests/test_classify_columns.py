@@ -275,3 +275,20 @@ def test_european_vin_without_check_digit(classify):
 def test_hint_words_inside_other_names_do_not_label(classify, column):
     found = classify({column: ["2026-01-01", "ZOE", "closed", "MYRENAULT"] * 10})
     assert found[column] == set()
+
+
+def test_personal_values_used_as_keys_are_masked():
+    rules = load_rule_pack()
+    classifiers = [cls(rules) for cls in load_plugins(CLASSIFIERS).values()]
+    table = pa.table(
+        {
+            "13912340000.name": ["a", "b"],
+            "owners.zhang.wei@example.org": ["c", "d"],
+            "plain.name": ["e", "f"],
+        }
+    )
+    results, _ = classify_sample(Sample(table=table), classifiers, rules)
+    names = [column.name for column in results]
+    assert "13912340000" not in " ".join(names)
+    assert "zhang.wei@example.org" not in " ".join(names)
+    assert "plain.name" in names

@@ -167,12 +167,13 @@ def test_usage_errors_exit_two(lake, args, message):
     assert "Traceback" not in completed.stderr
 
 
-def test_unwritable_report_is_failure(lake, catalog, tmp_path):
+def test_unwritable_report_fails_before_scan(lake, catalog, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     completed = run("scan", lake, "--catalog", catalog, "--report", blocker / "r.json")
-    assert completed.returncode == 1
-    assert "cannot write report" in completed.stderr
+    assert completed.returncode == 2
+    assert "does not exist" in completed.stderr
+    assert not (tmp_path / "catalog.db").exists()
 
 
 def test_review_workflow_survives_rescan(lake, catalog, tmp_path):
@@ -283,3 +284,135 @@ def test_report_into_pipe_keeps_pipe(lake, tmp_path):
     assert completed.returncode == 0
     assert json.loads(received[0])["schema_version"] == 1
     assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+
+def test_label_scope_is_checked(lake, catalog):
+    run("scan", lake, "--catalog", catalog)
+    on_column = run(
+        "label", "confirm", "owners.csv", "姓名", "spi.minor", "--catalog", catalog
+    )
+    assert on_column.returncode == 2
+    assert "use '-' as the column" in on_column.stderr
+    on_dataset = run(
+        "label", "confirm", "owners.csv", "-", "pi.phone", "--catalog", catalog
+    )
+    assert on_dataset.returncode == 2
+
+
+def test_confirmed_label_without_suggestion_is_reported(lake, catalog, tmp_path):
+    run("scan", lake, "--catalog", catalog)
+    run(
+        "label",
+        "confirm",
+        "owners.csv",
+        "城市",
+        "pi.address",
+        "--by",
+        "li.na",
+        "--catalog",
+        catalog,
+    )
+    report = tmp_path / "r.json"
+    run("scan", lake, "--catalog", catalog, "--report", report)
+    columns = {
+        c["name"]: c for c in json.loads(report.read_text())["datasets"][0]["columns"]
+    }
+    label = columns["城市"]["labels"][0]
+    assert (label["id"], label["state"], label["decided_by"]) == (
+        "pi.address",
+        "confirmed",
+        "li.na",
+    )
+
+
+def test_undecodable_file_name_is_scanned(tmp_path, catalog):
+    folder = tmp_path / "gbk"
+    folder.mkdir()
+    name = os.fsencode(folder) + b"/\xb3\xb5\xd6\xf7.csv"
+    with open(name, "wb") as stream:
+        stream.write(b"phone\n13912345678\n13912345679\n13912345670\n")
+    report = tmp_path / "r.json"
+    completed = run("scan", folder, "--catalog", catalog, "--report", report)
+    assert completed.returncode == 0, completed.stderr
+    dataset = json.loads(report.read_text(encoding="utf-8"))["datasets"][0]
+    assert dataset["name"] == "\\xb3\\xb5\\xd6\\xf7.csv"
+
+
+def test_glob_matching_nothing_fails(tmp_path):
+    completed = run(
+        "scan",
+        str(tmp_path / "nothing" / "*.csv"),
+        "--no-catalog",
+        "--report",
+        tmp_path / "r.json",
+    )
+    assert completed.returncode == 1
+    error = json.loads((tmp_path / "r.json").read_text())["datasets"][0]["errors"][0]
+    assert error["reason"] == "empty"
+
+
+def test_same_file_twice_scanned_once(lake, tmp_path):
+    report = tmp_path / "r.json"
+    run("scan", lake, lake / "owners.csv", "--no-catalog", "--report", report)
+    assert len(json.loads(report.read_text())["datasets"]) == 1
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_in_memory_catalog_is_rejected(lake, url):
+    completed = run("scan", lake, "--catalog", url)
+    assert completed.returncode == 2
+    assert "--no-catalog" in completed.stderr
+
+
+def test_reading_missing_catalog_creates_nothing(tmp_path):
+    missing = tmp_path / "typo.db"
+    completed = run("catalog", "list", "--catalog", f"sqlite:///{missing}")
+    assert completed.returncode == 2
+    assert not missing.exists()
+
+
+def test_sample_size_has_upper_bound(lake):
+    completed = run("scan", lake, "--no-catalog", "--sample-size", str(2**63))
+    assert completed.returncode == 2
+
+
+def test_password_never_in_report_or_catalog(tmp_path, catalog):
+    database = tmp_path / "app.db"
+    import sqlite3
+
+    with sqlite3.connect(database) as connection:
+        connection.execute("create table t (phone text)")
+    report = tmp_path / "r.json"
+    url = f"sqlite:///{database}?password=hunter2"
+    run("scan", url, "--catalog", catalog, "--report", report)
+    assert "hunter2" not in report.read_text()
+    assert b"hunter2" not in (tmp_path / "catalog.db").read_bytes()
+
+
+def test_concurrent_scans_share_catalog(lake, catalog):
+    scans = [
+        subprocess.Popen(
+            [*CARDEX, "scan", str(lake), "--catalog", catalog, "-q"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    for scan in scans:
+        _, errors = scan.communicate(timeout=120)
+        assert scan.returncode == 0, errors
+    listed = json.loads(run("catalog", "list", "--json", "--catalog", catalog).stdout)
+    assert len(listed) == 1
+
+
+def test_missing_driver_names_extra():
+    try:
+        import pymysql  # noqa: F401
+    except ImportError:
+        completed = run("scan", "mysql+pymysql://u@127.0.0.1:1/db", "--no-catalog")
+        assert completed.returncode == 2
+        assert "cardex[mysql]" in completed.stderr
+        assert "Traceback" not in completed.stderr
+    else:
+        pytest.skip("pymysql is installed, so no extra is missing")

@@ -1,6 +1,6 @@
 import pytest
 
-from scanner.masking import mask_value, redact_text
+from scanner.masking import mask_value, public_url, redact_text
 
 
 def test_mask_value_keeps_phone_shape():
@@ -39,3 +39,34 @@ def test_redact_text_masks_quoted_rows():
 
 def test_redact_text_limits_length():
     assert len(redact_text("x" * 2000, limit=100)) == 100
+
+
+@pytest.mark.parametrize(
+    ("source", "public"),
+    [
+        (
+            "postgresql://scanner:pw@127.0.0.1:5432/crm",
+            "postgresql://scanner@127.0.0.1:5432/crm",
+        ),
+        (
+            "postgresql://u@h/db?password=pw&sslmode=require",
+            "postgresql://u@h/db?sslmode=require",
+        ),
+        ("s3://bucket/p?X-Amz-Signature=abc&X-Amz-Credential=k", "s3://bucket/p"),
+        ("sqlite:////abs/app.db", "sqlite:////abs/app.db"),
+        ("exports/*.csv", "exports/*.csv"),
+    ],
+)
+def test_public_url_drops_secrets(source, public):
+    assert public_url(source) == public
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["186-7654-0077", "6222 0212 3456 7890", "+86 138 1234 5678", "(010) 6552-1234"],
+)
+def test_redact_text_masks_grouped_digits(number):
+    redacted = redact_text(f"invalid input value: bad row: {number}")
+    digits = "".join(c for c in number if c.isdigit())
+    assert digits[3:-2] not in "".join(c for c in redacted if c.isdigit())
+    assert "invalid input value" in redacted

@@ -9,8 +9,10 @@ quote the row that failed to parse, so every one passes through
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 import pyarrow as pa
 import zstandard
 
+from connectors.files.flatten import MAX_COLUMNS, ColumnLimitError
 from scanner.errors import (
     AccessDeniedError,
     CardexError,
@@ -41,7 +44,8 @@ _CORRUPT = (
 _ErrorTypes = type[BaseException] | tuple[type[BaseException], ...]
 
 # Foreign error types and the error each becomes; the first match wins.
-# Templates take {path}, {format} and {detail}, the masked library message.
+# Templates take {path}, {format}, {detail}, the masked library message, and
+# {depth}, about the deepest nesting that recursive parsers reach.
 _TRANSLATIONS: tuple[tuple[_ErrorTypes, type[DatasetError], str], ...] = (
     (
         PermissionError,
@@ -67,9 +71,18 @@ _TRANSLATIONS: tuple[tuple[_ErrorTypes, type[DatasetError], str], ...] = (
     ),
     (
         RecursionError,
-        UnreadableFormatError,
-        "{path} is nested too deeply to parse as {format}; flatten the records "
-        "or exclude the file",
+        UnsupportedError,
+        "{path} is nested deeper than about {depth} levels, Python's recursion "
+        "limit, so cardex cannot parse it as {format}; flatten the records or "
+        "exclude the file from the scan",
+    ),
+    (
+        ColumnLimitError,
+        UnsupportedError,
+        "{path} has {detail}; cardex samples at most "
+        + f"{MAX_COLUMNS:,}"
+        + " columns per dataset, so split it into narrower tables or exclude it "
+        "from the scan",
     ),
     (
         MemoryError,
@@ -113,7 +126,17 @@ def to_dataset_error(exc: BaseException, path: str, format_name: str) -> Dataset
     """Return the ``DatasetError`` that describes ``exc`` raised on ``path``."""
     if isinstance(exc, DatasetError):
         return exc
-    fields = {"path": path, "format": format_name, "detail": _detail(exc)}
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return UnreadableFormatError(
+            f"{path} is a symbolic link loop: following the link leads back to "
+            "itself; fix or remove the link, or exclude it from the scan"
+        )
+    fields = {
+        "path": path,
+        "format": format_name,
+        "detail": _detail(exc),
+        "depth": f"{sys.getrecursionlimit():,}",
+    }
     for foreign, translated, template in _TRANSLATIONS:
         if isinstance(exc, foreign):
             return translated(template.format(**fields))
@@ -143,6 +166,8 @@ def _is_expected(exc: BaseException) -> bool:
 
 def _detail(exc: BaseException) -> str:
     """Return ``exc`` as ``Type: message`` with anything value-like masked."""
+    if isinstance(exc, ColumnLimitError):
+        return exc.found  # counts only, and the digits must stay readable
     message = str(exc).strip() or "no message"
     name = type(exc).__name__
     if name.lower() == "error":

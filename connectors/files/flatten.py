@@ -16,6 +16,16 @@ Both entry points produce the same shape, one row per record:
 ``flatten_table`` works on Arrow tables (Parquet, ORC, Arrow, Avro);
 ``flatten_records`` on parsed JSON, where one key can hold different types
 in different records.
+
+Leaf names that collide are made unique by ``unique_names``: the first keeps
+its name and later ones get ``_2``, ``_3``..., the same convention as the
+columns of delimited text.
+
+A dataset is sampled only if it has at most ``MAX_COLUMNS`` (5,000) leaf
+columns; a wider one raises ``ColumnLimitError``. Classifying costs time for
+every column, and JSON that uses values (IDs, phone numbers) as object keys
+turns each value into a column, so the bound keeps such files from stalling a
+scan.
 """
 
 from __future__ import annotations
@@ -36,6 +46,9 @@ MAP_SUFFIX = "{}"
 # JSON nested deeper than this is kept as one JSON string per value.
 MAX_RECORD_DEPTH = 64
 
+# Leaf columns sampled per dataset at most; see the module docstring.
+MAX_COLUMNS = 5_000
+
 # Floats represent integers exactly up to 2**53.
 _MAX_EXACT_FLOAT_INT = 2**53
 _INT64_RANGE = (-(2**63), 2**63 - 1)
@@ -43,6 +56,18 @@ _INT64_RANGE = (-(2**63), 2**63 - 1)
 _TOO_DEEP_NOTE = (
     f"values nested deeper than {MAX_RECORD_DEPTH} levels are kept as JSON text"
 )
+
+
+class ColumnLimitError(Exception):
+    """Raised when a dataset has more than ``MAX_COLUMNS`` columns.
+
+    ``found`` describes what was counted, such as ``"12,000 leaf columns"``.
+    It never quotes a column name, because JSON keys can be sampled values.
+    """
+
+    def __init__(self, found: str) -> None:
+        super().__init__(found)
+        self.found = found
 
 
 @dataclass
@@ -194,24 +219,41 @@ def _stringified(array: pa.Array) -> pa.Array:
 
 def _assemble(leaves: list[_Leaf]) -> tuple[pa.Table, dict[str, str]]:
     """Build the flat table, renaming leaves whose paths collide."""
-    names: list[str] = []
-    types: dict[str, str] = {}
-    for leaf in leaves:
-        name = _unique_name(leaf.name, types)
-        names.append(name)
-        types[name] = leaf.source_type
+    _check_column_count(len(leaves))
+    names = unique_names(leaf.name for leaf in leaves)
+    types = {name: leaf.source_type for name, leaf in zip(names, leaves, strict=True)}
     if not leaves:
         return pa.table({}), types
     return pa.Table.from_arrays([leaf.array for leaf in leaves], names=names), types
 
 
-def _unique_name(name: str, used_names: dict[str, str]) -> str:
-    if name not in used_names:
-        return name
-    suffix = 2
-    while f"{name}#{suffix}" in used_names:
-        suffix += 1
-    return f"{name}#{suffix}"
+def _check_column_count(count: int) -> None:
+    if count > MAX_COLUMNS:
+        raise ColumnLimitError(f"{count:,} leaf columns")
+
+
+def unique_names(names: Iterable[str]) -> list[str]:
+    """Suffix repeated names with ``_2``, ``_3``... in order of appearance.
+
+    The first occurrence keeps its name. A suffixed name that is already taken
+    moves on to the next number, so the result has no repeats. Each base name
+    remembers its next number, which keeps the work linear in the names.
+    """
+    used: set[str] = set()
+    next_suffix: dict[str, int] = {}
+    unique: list[str] = []
+    for name in names:
+        candidate = name
+        if candidate in used:
+            suffix = next_suffix.get(name, 2)
+            candidate = f"{name}_{suffix}"
+            while candidate in used:
+                suffix += 1
+                candidate = f"{name}_{suffix}"
+            next_suffix[name] = suffix + 1
+        used.add(candidate)
+        unique.append(candidate)
+    return unique
 
 
 def flatten_records(
@@ -235,10 +277,13 @@ def flatten_records(
         if _walk(record, "", False, row, 0):
             _add_note(notes, _TOO_DEEP_NOTE)
         for key, value in row.items():
-            columns.setdefault(key, [None] * index).append(value)
-        for key, column in columns.items():
-            if key not in row:
-                column.append(None)
+            column = columns.setdefault(key, [])
+            # Pad the rows before this one in which the leaf was missing.
+            column.extend([None] * (index - len(column)))
+            column.append(value)
+        _check_column_count(len(columns))
+    for column in columns.values():
+        column.extend([None] * (len(records) - len(column)))
 
     leaves = [
         _record_leaf(path, repeated, values)

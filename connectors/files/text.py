@@ -6,13 +6,20 @@ byte ranges at evenly spaced offsets, each cut to whole lines, so that the
 bytes read stay bounded whatever the file size.
 
 Delimited text is never type-inferred: every column is a string, so leading
-zeros in IDs and phone numbers survive.
+zeros in IDs and phone numbers survive. Repeated header names are kept and
+suffixed ``_2``, ``_3``... Text whose rows split into more than
+``MAX_COLUMNS`` fields raises ``ColumnLimitError``.
+
+JSON nested deeper than Python's json parser reads (about 1,000 levels, set
+by the interpreter's recursion limit) raises ``UnsupportedError``. A JSON
+Lines file only skips the lines that are nested too deeply, with a note.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +29,12 @@ import pyarrow as pa
 from connectors.files.content import MIB, ByteSource, ReadContext
 from connectors.files.detect import TextEncoding, decode_text, detect_encoding
 from connectors.files.dialect import TextLayout, sniff_layout
-from connectors.files.flatten import flatten_records
+from connectors.files.flatten import (
+    MAX_COLUMNS,
+    ColumnLimitError,
+    flatten_records,
+    unique_names,
+)
 from connectors.files.spread import spread_indices
 from scanner.errors import UnreadableFormatError, UnsupportedError
 from scanner.masking import redact_text
@@ -74,6 +86,9 @@ def sample_delimited(source: ByteSource, context: ReadContext) -> Sample:
         )
 
     layout = sniff_layout(head_text[:_SNIFF_CHARACTERS])
+    if layout.width > MAX_COLUMNS:
+        # The sniffed row may be cut at the end of the sniffed text.
+        raise ColumnLimitError(f"rows of at least {layout.width:,} fields")
     names, rows, skipped = _parse_pieces(pieces, layout)
     if _mostly_dropped(layout, len(rows), skipped):
         # Text that only partly fits a table (config files, logs with a
@@ -160,18 +175,17 @@ def _fit_row(row: list[str] | None, width: int) -> tuple[str | None, ...] | None
 
 
 def column_names(header: list[str] | None, width: int) -> list[str]:
-    """Name the columns from the header row, or ``column_1`` ... ``column_N``."""
+    """Name the columns from the header row, or ``column_1`` ... ``column_N``.
+
+    A header cell that is empty names its column ``column_N`` too, and a
+    repeated name gets ``_2``, ``_3``... from ``unique_names``.
+    """
     cells = list(header or [])[:width]
     cells += [""] * (width - len(cells))
-    names: list[str] = []
-    for index, cell in enumerate(cells, start=1):
-        name = cell.strip().strip("\"'").strip() or f"column_{index}"
-        candidate, suffix = name, 2
-        while candidate in names:
-            candidate = f"{name}_{suffix}"
-            suffix += 1
-        names.append(candidate)
-    return names
+    return unique_names(
+        cell.strip().strip("\"'").strip() or f"column_{index}"
+        for index, cell in enumerate(cells, start=1)
+    )
 
 
 def _note_layout(
@@ -230,6 +244,8 @@ def _json_lines(
     records: list[Any] = []
     bad = 0
     first_error = ""
+    too_deep: RecursionError | None = None
+    deep_lines = 0
     pieces = list(_read_pieces(source, context, encoding))
     _note_invalid(context, sum(piece.invalid for piece in pieces), encoding)
     for piece in pieces:
@@ -238,9 +254,14 @@ def _json_lines(
                 continue
             try:
                 records.append(json.loads(line))
-            except (ValueError, RecursionError) as exc:
+            except RecursionError as exc:
+                too_deep = exc
+                deep_lines += 1
+            except ValueError as exc:
                 bad += 1
                 first_error = first_error or str(exc)
+    if too_deep is not None and not records:
+        raise too_deep  # translate_errors reports the nesting depth
     if bad and bad > _MIN_JSON_LINES_SHARE * (bad + len(records)):
         raise UnreadableFormatError(
             f"{context.path} is not valid JSON Lines: {bad} of {bad + len(records)} "
@@ -249,7 +270,21 @@ def _json_lines(
         )
     if bad:
         context.note(f"skipped {_plural(bad, 'invalid JSON line')}")
+    if deep_lines:
+        context.note(
+            f"skipped {_plural(deep_lines, 'JSON line')} nested deeper than about "
+            f"{_parser_depth():,} levels, the most Python's json parser reads"
+        )
     return records
+
+
+def _parser_depth() -> int:
+    """Return about how deep Python's json parser can nest before it fails.
+
+    The C parser counts each nested array or object against the recursion
+    limit (CPython 3.11), so the real bound is a little lower.
+    """
+    return sys.getrecursionlimit()
 
 
 def _json_document(
@@ -268,25 +303,39 @@ def _json_document(
             "or exclude it from the scan"
         )
     if error:
-        context.note(f"JSON parsing stopped at invalid data after {len(values)} values")
+        context.note(
+            f"JSON parsing stopped after {len(values)} values ({redact_text(error)})"
+        )
     if len(values) == 1 and isinstance(values[0], list):
         return values[0]
     return values
 
 
 def _json_values(text: str) -> tuple[list[Any], str]:
-    """Parse consecutive JSON values from ``text``; return them and any error."""
+    """Parse consecutive JSON values from ``text``; return them and any error.
+
+    A first value nested too deeply for the parser raises ``RecursionError``,
+    which ``translate_errors`` reports as unsupported, not as invalid JSON.
+    """
     decoder = json.JSONDecoder()
     values: list[Any] = []
     position = _skip_space(text, 0)
     while position < len(text):
         try:
             value, position = decoder.raw_decode(text, position)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError:
+            if not values:
+                raise
+            return values, _too_deep_text()
+        except ValueError as exc:
             return values, str(exc) or type(exc).__name__
         values.append(value)
         position = _skip_space(text, position)
     return values, ""
+
+
+def _too_deep_text() -> str:
+    return f"a value nested deeper than about {_parser_depth():,} levels"
 
 
 def _json_array_prefix(
@@ -310,7 +359,12 @@ def _json_array_prefix(
     while position < len(text) and text[position] != "]":
         try:
             record, position = decoder.raw_decode(text, position)
-        except (ValueError, RecursionError):
+        except RecursionError:
+            if not records:
+                raise
+            context.note(f"JSON array read up to {_too_deep_text()}")
+            break
+        except ValueError:
             break  # the prefix ends inside this record
         records.append(record)
         position = _skip_space(text, position)

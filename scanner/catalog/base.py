@@ -40,8 +40,8 @@ class LabelChanges:
     added: int = 0
     updated: int = 0
     removed: int = 0
-    #: Decisions people made, by (column or "", label id): (state, who).
-    decisions: dict[tuple[str, str], tuple[LabelState, str]] = field(
+    #: Decisions people made, by (column or "", label id): (state, who, category).
+    decisions: dict[tuple[str, str], tuple[LabelState, str, str]] = field(
         default_factory=dict
     )
 
@@ -99,8 +99,12 @@ class CatalogStore(abc.ABC):
         """Release connections."""
 
 
-def open_catalog(url: str | None = None) -> CatalogStore:
-    """Open the catalog store that serves ``url``'s scheme."""
+def open_catalog(url: str | None = None, create: bool = True) -> CatalogStore:
+    """Open the catalog store that serves ``url``'s scheme.
+
+    With ``create=False`` a catalog that does not exist yet is an error,
+    for commands that only read or annotate one.
+    """
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
@@ -120,5 +124,5 @@ def open_catalog(url: str | None = None) -> CatalogStore:
             f"no catalog store for {scheme!r} URLs; installed stores: "
             f"{', '.join(sorted(stores))}"
         )
-    store: CatalogStore = stores[scheme](url)
+    store: CatalogStore = stores[scheme](url, create=create)
     return store

@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from scanner.catalog.base import CatalogStore, DatasetSummary, LabelChanges
 from scanner.errors import CatalogError, UsageError
@@ -26,6 +27,9 @@ from scanner.model import DatasetFailure, DatasetResult, LabelState
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+SQLITE_BUSY_SECONDS = 30
+RETRIES = 5
+RETRY_SECONDS = 0.2
 HUMAN_STATES = ("confirmed", "rejected")
 SCANNER = "scanner"
 DATASET_LEVEL = ""
@@ -96,6 +100,17 @@ labels = sa.Table(
 )
 
 
+def _is_collision(exc: SQLAlchemyError) -> bool:
+    """Tell whether an error comes from a concurrent writer, so a retry helps."""
+    if isinstance(exc, IntegrityError):
+        return True
+    text = str(exc).lower()
+    return any(
+        marker in text
+        for marker in ("locked", "already exists", "deadlock", "could not serialize")
+    )
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -111,24 +126,31 @@ MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1]
 class LocalCatalog(CatalogStore):
     """A catalog in a SQLAlchemy database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database not in (
-            None,
-            "",
-            ":memory:",
-        ):
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self._display = parsed.render_as_string(hide_password=True)
+        connect_args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database or ""
+            if database in ("", ":memory:") or database.startswith("file::memory:"):
+                raise UsageError(
+                    f"catalog {url!r} is in memory and would keep nothing; give a "
+                    "file such as sqlite:///catalog.db, or scan with --no-catalog"
+                )
+            path = Path(database).expanduser()
+            if not create and not path.exists():
+                raise UsageError(
+                    f"catalog {path} not found; check --catalog or $CARDEX_CATALOG, "
+                    "or run 'cardex scan' first"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Concurrent scans wait for each other's writes instead of failing.
+            connect_args["timeout"] = SQLITE_BUSY_SECONDS
         try:
-            self.engine = sa.create_engine(parsed)
-            with self.engine.begin() as connection:
-                self._migrate(connection)
-        except SQLAlchemyError as exc:
-            reason = redact_text(str(getattr(exc, "orig", None) or exc))
-            raise CatalogError(
-                f"cannot open catalog {self._display}: {reason}"
-            ) from exc
+            self.engine = sa.create_engine(parsed, connect_args=connect_args)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise CatalogError(f"cannot open catalog {self._display}: {exc}") from exc
+        self._run("opening", self._migrate)
 
     def _migrate(self, connection: Connection) -> None:
         version = 0
@@ -160,14 +182,28 @@ class LocalCatalog(CatalogStore):
             )
 
     def _run(self, action: str, work: Callable[[Connection], Any]) -> Any:
-        try:
-            with self.engine.begin() as connection:
-                return work(connection)
-        except SQLAlchemyError as exc:
-            raise CatalogError(
-                f"catalog {self._display}: {action} failed: "
-                f"{redact_text(str(getattr(exc, 'orig', None) or exc))}"
-            ) from exc
+        """Run ``work`` in one transaction, retrying when another scan collides.
+
+        Two scans writing one catalog can race to create the schema or the
+        same dataset row; the loser's transaction is rolled back and run again
+        once the other has committed.
+        """
+        for attempt in range(RETRIES + 1):
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == RETRIES or not _is_collision(exc):
+                    raise self._error(action, exc) from exc
+                logger.info("catalog %s busy while %s; retrying", self._display, action)
+                time.sleep(RETRY_SECONDS * (attempt + 1))
+            except SQLAlchemyError as exc:
+                raise self._error(action, exc) from exc
+        raise AssertionError("unreachable")
+
+    def _error(self, action: str, exc: SQLAlchemyError) -> CatalogError:
+        reason = redact_text(str(getattr(exc, "orig", None) or exc))
+        return CatalogError(f"catalog {self._display}: {action} failed: {reason}")
 
     # -- scans --------------------------------------------------------------
 
@@ -285,7 +321,7 @@ class LocalCatalog(CatalogStore):
         changes = LabelChanges()
         for key, row in existing.items():
             if row.state in HUMAN_STATES:
-                changes.decisions[key] = (row.state, row.source)
+                changes.decisions[key] = (row.state, row.source, row.category)
             elif key not in found:
                 connection.execute(sa.delete(labels).where(labels.c.id == row.id))
                 changes.removed += 1
@@ -410,6 +446,7 @@ class LocalCatalog(CatalogStore):
     ) -> None:
         if state not in HUMAN_STATES:
             raise UsageError(f"invalid decision {state!r}; use confirmed or rejected")
+        category = _category(label_id, column)
 
         def work(connection: Connection) -> None:
             row = self._find(connection, dataset)
@@ -442,7 +479,7 @@ class LocalCatalog(CatalogStore):
                         dataset_id=row.id,
                         column_name=column,
                         label_id=label_id,
-                        category=_category(label_id),
+                        category=category,
                         **values,
                     )
                 )
@@ -453,7 +490,8 @@ class LocalCatalog(CatalogStore):
         self.engine.dispose()
 
 
-def _category(label_id: str) -> str:
+def _category(label_id: str, column: str) -> str:
+    """Return the category of ``label_id``, checking it may sit on ``column``."""
     from classifiers.rulepack import load_rule_pack
 
     pack = load_rule_pack()
@@ -461,6 +499,13 @@ def _category(label_id: str) -> str:
         raise UsageError(
             f"unknown label id {label_id!r}; run 'cardex labels' to list the label ids"
         )
+    scope = pack[label_id].scope
+    if scope == "dataset" and column != DATASET_LEVEL:
+        raise UsageError(
+            f"{label_id} describes a whole dataset; use '-' as the column"
+        )
+    if scope == "column" and column == DATASET_LEVEL:
+        raise UsageError(f"{label_id} describes a column; name the column")
     return pack[label_id].category
 
 
