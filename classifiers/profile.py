@@ -64,7 +64,7 @@ def _is_number_vector(values: pa.ChunkedArray) -> bool:
 class ColumnProfile:
     """Counts and shapes of one column's sampled values.
 
-    ``text`` holds the non-null, non-blank values cast to strings (for lists,
+    ``text`` contains the non-null, non-blank values cast to strings (for lists,
     the flattened items), the input of every value validator.
     """
 

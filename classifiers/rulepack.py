@@ -1,4 +1,4 @@
-"""Load the rule pack: the data file that says how each label is recognised.
+"""Load the rule pack: the data file that defines how each label is recognised.
 
 The shipped pack lives in ``classifiers/rules/default.yaml``. A user file given
 with ``--rules`` is merged over it: for a label id it names, the fields it sets
@@ -74,7 +74,7 @@ class ValueRule(_Strict):
 
 
 class LabelRule(_Strict):
-    """How one label id is named, justified and recognised."""
+    """Names, grounds and recognition rules of one label id."""
 
     id: str
     category: Literal["personal", "sensitive_personal", "important", "flag"]

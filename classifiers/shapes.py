@@ -180,7 +180,7 @@ SHAPES: dict[str, Validator] = {
 
 @cache
 def all_validators() -> dict[str, Validator]:
-    """Every validator a rule pack may name: identifiers and shapes."""
+    """Return every validator a rule pack may name: identifiers and shapes."""
     from classifiers.validators import VALIDATORS
 
     return {**VALIDATORS, **SHAPES}

@@ -98,7 +98,7 @@ class ValueClassifier(Classifier):
         return int(hits.sum()), hits, values
 
     def _least_useful(self, non_null: int) -> int:
-        """Fewest candidate values that could still yield a finding."""
+        """Return the minimum number of candidates that could yield a finding."""
         thresholds = self.rules.thresholds
         by_share = math.ceil(non_null * min(thresholds.min_share, 0.5))
         return max(1, min(thresholds.min_sparse_matches, by_share))
@@ -158,7 +158,8 @@ class ValueClassifier(Classifier):
             return None
 
         assert hits is not None and checked is not None
-        examples = checked.filter(pa.array(hits))[:MAX_EXAMPLES].to_pylist()
+        examples = checked.filter(pa.array(hits))[: MAX_EXAMPLES * 10].to_pylist()
+        masked_examples = tuple(dict.fromkeys(mask_value(v) for v in examples))
         return Finding(
             column=column,
             label_id=label.id,
@@ -169,6 +170,6 @@ class ValueClassifier(Classifier):
             examined=profile.examined,
             non_null=non_null,
             masked_values=masked,
-            masked_examples=tuple(mask_value(v) for v in examples),
+            masked_examples=masked_examples[:MAX_EXAMPLES],
             signals=tuple(signals),
         )

@@ -40,7 +40,7 @@ DEFAULT_SAMPLE_SIZE = 1000
 
 @dataclass
 class ScanOptions:
-    """What to scan and how."""
+    """Sources and settings of one scan."""
 
     sources: Sequence[str]
     sample_size: int = DEFAULT_SAMPLE_SIZE

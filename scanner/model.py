@@ -102,7 +102,7 @@ class Label:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """What a dataset looked like when it was read, to notice later changes."""
+    """State of a dataset when it was read, to notice later changes."""
 
     size: int | None = None
     modified: float | None = None
@@ -118,9 +118,9 @@ class Fingerprint:
 class Sample:
     """Rows sampled from one dataset.
 
-    ``table`` holds the sampled rows with nested fields flattened to leaf
-    columns named by dotted path (``owner.phones[]``); list columns of numbers
-    with a constant length (embeddings, point arrays) stay one list column.
+    ``table`` contains the sampled rows with nested fields flattened to leaf
+    columns named by dotted path (``owner.phones[]``). Lists of numbers
+    (embeddings, point arrays) stay one list column under their plain name.
     ``source_types`` maps each column to the type the source declared (SQL
     type, Parquet logical type, ``string`` for CSV). ``total_rows`` is the
     dataset's row count when known without a full scan.
@@ -171,7 +171,7 @@ class DatasetFailure:
 
 @dataclass
 class ColumnResult:
-    """What the classifiers decided about one column."""
+    """Labels and counts the classifiers gave one column."""
 
     name: str
     data_type: str
@@ -193,7 +193,7 @@ class ColumnResult:
 
 @dataclass
 class DatasetResult:
-    """What one scan found in one dataset."""
+    """Result of scanning one dataset: columns, labels and errors."""
 
     uri: str
     name: str

@@ -53,7 +53,7 @@ QUOTED_ROW = f"row 7: '{PHONE}','{ID_NUMBER}','张三','li@example.com'"
         (IndexError(QUOTED_ROW), UnreadableFormatError),
         (TypeError(QUOTED_ROW), UnreadableFormatError),
         (ValueError(QUOTED_ROW), UnreadableFormatError),
-        (RecursionError(QUOTED_ROW), UnreadableFormatError),
+        (RecursionError(QUOTED_ROW), UnsupportedError),
         (MemoryError(QUOTED_ROW), UnsupportedError),
         (PermissionError(13, "Permission denied"), AccessDeniedError),
         (FileNotFoundError(2, "No such file"), UnreadableFormatError),

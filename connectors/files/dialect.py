@@ -183,13 +183,14 @@ def has_header(rows: Sequence[Sequence[str]]) -> bool:
     so does a first cell repeated among the values. A text first cell over
     numeric values votes for, and so does a first cell whose length differs
     from the values when these all have one length. Without votes, a first
-    row of distinct, short, non-numeric cells is taken as a header.
+    row of short, non-numeric cells is taken as a header. Repeated names
+    (``phone,phone,id``) do not count against a header.
     """
     if not rows:
         return False
     first = [cell.strip() for cell in rows[0]]
     named = [cell for cell in first if cell]
-    if not named or len(set(named)) < len(named):
+    if not named:
         return False
     if len(rows) == 1:
         return all(_is_name_like(cell) for cell in named)

@@ -4,7 +4,8 @@ This module is the only place in the file connector that turns a foreign
 exception (pyarrow, fastavro, zstandard, the json, csv, gzip, bz2 and lzma
 modules, the operating system) into a ``DatasetError``. Library messages may
 quote the row that failed to parse, so every one passes through
-``redact_text`` before it reaches the new error.
+``redact_text`` before it reaches the new error. The connector's own
+``ColumnLimitError`` is translated here too, into ``UnsupportedError``.
 """
 
 from __future__ import annotations
@@ -77,14 +78,6 @@ _TRANSLATIONS: tuple[tuple[_ErrorTypes, type[DatasetError], str], ...] = (
         "exclude the file from the scan",
     ),
     (
-        ColumnLimitError,
-        UnsupportedError,
-        "{path} has {detail}; cardex samples at most "
-        + f"{MAX_COLUMNS:,}"
-        + " columns per dataset, so split it into narrower tables or exclude it "
-        "from the scan",
-    ),
-    (
         MemoryError,
         UnsupportedError,
         "{path} needs more memory to sample as {format} than is available; "
@@ -97,7 +90,7 @@ _TRANSLATIONS: tuple[tuple[_ErrorTypes, type[DatasetError], str], ...] = (
         "not read ({detail}); convert the file or exclude it",
     ),
     (pa.ArrowException, UnreadableFormatError, _CORRUPT),
-    # Plain operating-system errors (EIO, ELOOP...) carry no file content.
+    # Plain operating-system errors (EIO, ENOSPC...) carry no file content.
     (
         OSError,
         UnreadableFormatError,
@@ -126,9 +119,15 @@ def to_dataset_error(exc: BaseException, path: str, format_name: str) -> Dataset
     """Return the ``DatasetError`` that describes ``exc`` raised on ``path``."""
     if isinstance(exc, DatasetError):
         return exc
+    if isinstance(exc, ColumnLimitError):
+        return UnsupportedError(
+            f"{path} has {exc.found}; cardex samples at most {MAX_COLUMNS:,} "
+            "columns per dataset, so split it into narrower tables or exclude it "
+            "from the scan"
+        )
     if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
         return UnreadableFormatError(
-            f"{path} is a symbolic link loop: following the link leads back to "
+            f"{path} is a symbolic link loop: resolving the link leads back to "
             "itself; fix or remove the link, or exclude it from the scan"
         )
     fields = {
@@ -166,8 +165,6 @@ def _is_expected(exc: BaseException) -> bool:
 
 def _detail(exc: BaseException) -> str:
     """Return ``exc`` as ``Type: message`` with anything value-like masked."""
-    if isinstance(exc, ColumnLimitError):
-        return exc.found  # counts only, and the digits must stay readable
     message = str(exc).strip() or "no message"
     name = type(exc).__name__
     if name.lower() == "error":

@@ -35,7 +35,7 @@ def default_catalog_url() -> str:
 
 @dataclass
 class LabelChanges:
-    """What recording one dataset changed in the catalog."""
+    """Changes that recording one dataset made in the catalog."""
 
     added: int = 0
     updated: int = 0

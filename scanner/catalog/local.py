@@ -1,6 +1,6 @@
-"""The local catalog: SQLite by default, any SQLAlchemy database for a team.
+"""The local catalog: SQLite by default, PostgreSQL for a team.
 
-The schema is versioned: ``cardex_meta`` holds the schema version and opening
+The schema is versioned: ``cardex_meta`` stores the schema version and opening
 a catalog applies the migrations it lacks, in order, in one transaction.
 Dataset-level labels are stored with an empty column name.
 """
@@ -185,8 +185,8 @@ class LocalCatalog(CatalogStore):
         """Run ``work`` in one transaction, retrying when another scan collides.
 
         Two scans writing one catalog can race to create the schema or the
-        same dataset row; the loser's transaction is rolled back and run again
-        once the other has committed.
+        same dataset row. The loser's transaction is rolled back and runs
+        again once the other has committed.
         """
         for attempt in range(RETRIES + 1):
             try:
@@ -501,9 +501,7 @@ def _category(label_id: str, column: str) -> str:
         )
     scope = pack[label_id].scope
     if scope == "dataset" and column != DATASET_LEVEL:
-        raise UsageError(
-            f"{label_id} describes a whole dataset; use '-' as the column"
-        )
+        raise UsageError(f"{label_id} describes a whole dataset; use '-' as the column")
     if scope == "column" and column == DATASET_LEVEL:
         raise UsageError(f"{label_id} describes a column; name the column")
     return pack[label_id].category
