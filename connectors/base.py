@@ -19,7 +19,9 @@ class DiscoveryOptions:
     """Options that narrow which datasets a source yields.
 
     ``include`` and ``exclude`` are shell-style globs matched against a
-    table's ``schema.table`` name or a file's path relative to the source.
+    table's ``schema.table`` (or plain table) name, or for files as in
+    ``.gitignore``: a glob without ``/`` matches a file or folder name at any
+    depth, one with ``/`` the path relative to the source.
     ``timeout`` bounds each statement or read, in seconds.
     """
 

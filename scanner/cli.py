@@ -93,14 +93,16 @@ def main() -> None:
     "--include",
     multiple=True,
     metavar="GLOB",
-    help="Scan only tables (schema.table) or files (path relative to the source) "
-    "matching GLOB; repeatable.",
+    help="Scan only tables (schema.table or table) or files matching GLOB; for "
+    "files a GLOB without '/' matches a name at any depth, with '/' the path "
+    "relative to the source, as in .gitignore; repeatable.",
 )
 @click.option(
     "--exclude",
     multiple=True,
     metavar="GLOB",
-    help="Skip tables or files matching GLOB; repeatable; wins over --include.",
+    help="Skip tables or files matching GLOB (same matching as --include); "
+    "repeatable; wins over --include.",
 )
 @_catalog_option
 @click.option(

@@ -82,10 +82,29 @@ def _avro_bytes() -> bytes:
         (codecs.BOM_UTF16_LE + "a,b\n1,2\n".encode("utf-16-le"), ".csv", "csv"),
         ("id,name\n1,x\n".encode("utf-16-le"), ".csv", "csv"),
         (b"a\x01b\x01c\n1\x012\x013\n", ".txt", "csv"),
+        (b"PAR1", ".parquet", "parquet"),
+        (b"PAR1,PAR2\n1,2\n", ".csv", "parquet"),
+        (b"ARROW1", ".csv", "arrow"),
+        (b"FEA1", ".feather", "feather"),
+        (b"ORC", ".csv", "orc"),
+        (b"BMW,X5\n1,2\n", ".csv", "csv"),
+        (b'VERSION ""\n\n\nNS_ :\n\tNS_DESC_\n', ".dbc", "dbc"),
+        (b'VERSION "1.0"\r\n\r\nBU_: ECU\r\n', ".txt", "dbc"),
+        (b"NS_ :\n\tCM_\n", ".dbc", "dbc"),
+        (b'VERSION,NOTE\n1,"x"\n', ".csv", "csv"),
     ],
 )
 def test_sniff_format(content: bytes, extension: str, expected: str) -> None:
     assert sniff_format(content, extension) == expected
+
+
+def test_sniff_format_orc_by_its_postscript() -> None:
+    # Uncompressed string data can make the start of an ORC file look like
+    # text; the postscript at its end settles it.
+    head = b"ORC" + b"name,phone\n" * 20
+    tail = b"\x82\xf4\x03\x03ORC\x17"
+    assert sniff_format(head, ".orc", tail) == "orc"
+    assert sniff_format(head, ".orc", b"ORC\n") == "csv"
 
 
 def test_sniff_format_arrow_stream_by_extension() -> None:

@@ -1,5 +1,6 @@
 """Finding datasets in folders, globs and file URLs with the file connector."""
 
+import logging
 import os
 import shutil
 import signal
@@ -320,3 +321,114 @@ def test_cardexignore_skips_matching_files(tmp_path):
     found = list(FileConnector().discover(str(tmp_path), DiscoveryOptions()))
 
     assert [Path(item.uri).name for item in found] == ["keep.csv"]
+
+
+def _export_tree(root: Path) -> None:
+    for relative in (
+        "tmp_a.csv",
+        "exports/tmp_b.csv",
+        "exports/keep.csv",
+        "exports/deep/tmp_c.csv",
+        "exports/tmp_dir/d.csv",
+    ):
+        touch(root / relative)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"exclude": ("tmp_*",)}, ["keep.csv"]),
+        ({"exclude": ("/tmp_*",)}, ["tmp_c.csv", "keep.csv", "tmp_b.csv", "d.csv"]),
+        (
+            {"exclude": ("exports/deep",)},
+            ["tmp_a.csv", "keep.csv", "tmp_b.csv", "d.csv"],
+        ),
+        (
+            {"exclude": ("tmp_dir/",)},
+            ["tmp_a.csv", "tmp_c.csv", "keep.csv", "tmp_b.csv"],
+        ),
+        (
+            {"exclude": ("tmp_*.csv/",)},
+            ["tmp_a.csv", "tmp_c.csv", "keep.csv", "tmp_b.csv", "d.csv"],
+        ),
+        ({"include": ("tmp_*.csv",)}, ["tmp_a.csv", "tmp_c.csv", "tmp_b.csv"]),
+        ({"include": ("deep",)}, ["tmp_c.csv"]),
+        (
+            {"include": ("exports/*.csv",), "exclude": ("deep",)},
+            ["keep.csv", "tmp_b.csv", "d.csv"],
+        ),
+    ],
+    ids=[
+        "name at any depth",
+        "leading slash anchors",
+        "folder path",
+        "folders only",
+        "folders only skips files",
+        "include name",
+        "include folder",
+        "include path exclude folder",
+    ],
+)
+def test_globs_follow_gitignore_rules(
+    tmp_path: Path, options: dict, expected: list[str]
+) -> None:
+    _export_tree(tmp_path)
+    assert sorted(names(discover(tmp_path, **options))) == sorted(expected)
+
+
+def test_cardexignore_name_matches_at_any_depth(tmp_path: Path) -> None:
+    _export_tree(tmp_path)
+    (tmp_path / ".cardexignore").write_text("tmp_*\n")
+    (tmp_path / "exports" / ".cardexignore").write_text("/keep.csv\n")
+    assert names(discover(tmp_path)) == []
+    (tmp_path / ".cardexignore").write_text("exports/deep/\n")
+    assert sorted(names(discover(tmp_path))) == ["d.csv", "tmp_a.csv", "tmp_b.csv"]
+
+
+@pytest.mark.parametrize(
+    "source", ["./sub/a.csv", "sub/a.csv", "sub//a.csv", "sub/./a.csv", "./sub/*.csv"]
+)
+def test_relative_sources_are_normalised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    touch(tmp_path / "sub" / "a.csv")
+    monkeypatch.chdir(tmp_path)
+    (found,) = discover(source)
+    assert isinstance(found, DatasetHandle)
+    assert found.uri == str(tmp_path / "sub" / "a.csv")
+    assert found.sample(10).table.num_rows == 1
+
+
+def test_missing_relative_source_is_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (failure,) = discover("./gone/a.csv")
+    assert failure.uri == str(tmp_path / "gone" / "a.csv")
+
+
+def test_symlink_loop_message_names_the_link(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (handle,) = discover(tmp_path)
+    with pytest.raises(UnreadableFormatError) as caught:
+        handle.sample(10)
+    assert f"{tmp_path / 'loop'} is a symbolic link loop" in str(caught.value)
+
+
+def test_unlistable_folder_logs_no_ignore_warning(
+    shared_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    touch(shared_dir / "ok.csv").chmod(0o644)
+    locked = shared_dir / "locked"
+    touch(locked / ".cardexignore", "*.tmp\n")
+    locked.chmod(0)
+
+    def check() -> None:
+        with caplog.at_level(logging.WARNING):
+            found = discover(shared_dir)
+        failures = [item for item in found if isinstance(item, DatasetFailure)]
+        assert [failure.uri for failure in failures] == [str(locked)]
+        assert "permission denied listing" in caplog.text
+        assert ".cardexignore" not in caplog.text
+
+    _as_unprivileged_user(check)

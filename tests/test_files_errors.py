@@ -14,6 +14,7 @@ import pytest
 import zstandard
 
 from connectors.files.errors import to_dataset_error, translate_errors
+from connectors.files.flatten import MAX_COLUMNS, ColumnLimitError
 from connectors.files.handles import FileDataset
 from scanner.errors import (
     AccessDeniedError,
@@ -126,3 +127,18 @@ def test_sampling_logs_no_values(
     for value in (PHONE, ID_NUMBER, "张三"):
         assert value not in caplog.text
         assert all(value not in note for note in result.notes)
+
+
+def test_symlink_loop_names_the_link(tmp_path: Path) -> None:
+    link = tmp_path / "loop.csv"
+    link.symlink_to(link)
+    message = _sample_raising(link)
+    assert f"{link} is a symbolic link loop" in message
+    assert "check the storage" not in message
+
+
+def test_column_limit_becomes_unsupported() -> None:
+    error = to_dataset_error(ColumnLimitError("7,000 leaf columns"), "/x.json", "json")
+    assert isinstance(error, UnsupportedError)
+    assert "/x.json has 7,000 leaf columns" in str(error)
+    assert f"at most {MAX_COLUMNS:,} columns" in str(error)

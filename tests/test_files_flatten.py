@@ -1,10 +1,20 @@
 """Flattening nested Arrow tables and JSON records into leaf columns."""
 
+import time
+
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.files.flatten import MAX_RECORD_DEPTH, flatten_records, flatten_table
+from connectors.files.flatten import (
+    MAX_COLUMNS,
+    MAX_RECORD_DEPTH,
+    ColumnLimitError,
+    flatten_records,
+    flatten_table,
+    unique_names,
+)
 
 
 def _flat(table: pa.Table) -> dict[str, list]:
@@ -172,3 +182,51 @@ def test_any_json_records_flatten(records: list) -> None:
     if records:
         assert table.num_rows == len(records) or table.num_columns == 0
     assert set(types) == set(table.column_names)
+
+
+@pytest.mark.parametrize(
+    ("names", "expected"),
+    [
+        (["phone", "phone", "id"], ["phone", "phone_2", "id"]),
+        (["a", "a", "a"], ["a", "a_2", "a_3"]),
+        (["a_2", "a", "a"], ["a_2", "a", "a_3"]),
+        (["a", "a", "a_2"], ["a", "a_2", "a_2_2"]),
+        (["x.y[]", "x.y[]"], ["x.y[]", "x.y[]_2"]),
+        ([], []),
+    ],
+)
+def test_unique_names(names: list[str], expected: list[str]) -> None:
+    assert unique_names(names) == expected
+
+
+def test_unique_names_is_linear() -> None:
+    # Comparing each name with all names before it took a minute for 100,000.
+    started = time.monotonic()
+    names = unique_names(["a"] * 200_000)
+    assert time.monotonic() - started < 5
+    assert names[-1] == "a_200000"
+    assert len(set(names)) == len(names)
+
+
+def test_colliding_leaves_use_number_suffix() -> None:
+    table = pa.table({"owner": pa.array([{"name": "Li"}]), "owner.name": ["Wang"]})
+    flat, types = flatten_table(table)
+    assert flat.column_names == ["owner.name", "owner.name_2"]
+    assert set(types) == {"owner.name", "owner.name_2"}
+
+
+def test_records_with_too_many_leaves_raise() -> None:
+    record = {f"k{i}": i for i in range(MAX_COLUMNS + 1)}
+    with pytest.raises(ColumnLimitError) as caught:
+        flatten_records([record])
+    assert caught.value.found == f"{MAX_COLUMNS + 1:,} leaf columns"
+
+
+def test_sparse_records_fill_missing_leaves() -> None:
+    records = [{"a": 1}, {"b": 2}, {"a": 3, "c": 4}]
+    table, _, _ = flatten_records(records)
+    assert table.to_pydict() == {
+        "a": [1, None, 3],
+        "b": [None, 2, None],
+        "c": [None, None, 4],
+    }

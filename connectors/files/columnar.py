@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.feather as feather
@@ -23,6 +24,7 @@ from connectors.files.spread import (
     spread_indices,
     take_spread,
 )
+from scanner.errors import UnreadableFormatError
 from scanner.model import Sample
 
 _BATCH_ROWS = 64 * 1024
@@ -32,8 +34,57 @@ _BATCH_ROWS = 64 * 1024
 _STREAM_BYTE_LIMIT = 256 * 1024 * 1024
 
 
+@dataclass(frozen=True)
+class _Ending:
+    """The magic number at the end of a complete file, and its minimum size.
+
+    ``magic`` ends ``offset`` bytes before the end of the file. ``minimum`` is
+    the smallest size of a complete file, in bytes.
+    """
+
+    label: str
+    magic: bytes
+    minimum: int
+    offset: int = 0
+
+
+_ENDINGS = {
+    # Magic number, 4-byte footer length, magic number (Parquet format).
+    "parquet": _Ending("Parquet", b"PAR1", 12),
+    # Magic number padded to 8 bytes, footer, 4-byte length, magic (Arrow IPC).
+    "arrow": _Ending("Arrow IPC", b"ARROW1", 18),
+    # Magic number, metadata, 4-byte metadata length, magic (Feather v1).
+    "feather": _Ending("Feather", b"FEA1", 12),
+    # Magic number, then the postscript, which ends with the magic number and
+    # is followed by its length in one byte (Apache ORC, orc_proto.proto).
+    "orc": _Ending("ORC", b"ORC", 4, offset=1),
+}
+
+
+def check_ending(source: ByteSource, context: ReadContext, format_name: str) -> None:
+    """Raise ``UnreadableFormatError`` if the file lacks its format's ending.
+
+    The content starts with the format's magic number, so a file that is too
+    short or does not end as the format requires was cut off.
+    """
+    ending = _ENDINGS[format_name]
+    if source.size < ending.minimum:
+        problem = f"is only {source.size} bytes long"
+    else:
+        start = source.size - ending.offset - len(ending.magic)
+        if source.read_range(start, len(ending.magic)) == ending.magic:
+            return
+        problem = f"does not end with the {ending.label} footer"
+    raise UnreadableFormatError(
+        f"{context.path} is a truncated {ending.label} file: it starts with the "
+        f"{ending.label} magic number but {problem}; re-export it or exclude it "
+        "from the scan"
+    )
+
+
 def sample_parquet(source: ByteSource, context: ReadContext) -> Sample:
     """Sample a Parquet file from a spread of its row groups."""
+    check_ending(source, context, "parquet")
     with source.open_arrow() as handle:
         parquet = pq.ParquetFile(handle)
         metadata = parquet.metadata
@@ -85,6 +136,7 @@ def _take_from_batches(
 
 def sample_orc(source: ByteSource, context: ReadContext) -> Sample:
     """Sample an ORC file from a spread of its stripes."""
+    check_ending(source, context, "orc")
     with source.open_arrow() as handle:
         reader = orc.ORCFile(handle)
         stripes = reader.nstripes
@@ -111,6 +163,7 @@ def sample_orc(source: ByteSource, context: ReadContext) -> Sample:
 
 def sample_arrow_file(source: ByteSource, context: ReadContext) -> Sample:
     """Sample an Arrow IPC file (Feather v2) from a spread of record batches."""
+    check_ending(source, context, "arrow")
     with source.open_arrow() as handle:
         reader = pa.ipc.open_file(handle)
         batch_count = reader.num_record_batches
@@ -158,6 +211,7 @@ def sample_arrow_stream(source: ByteSource, context: ReadContext) -> Sample:
 
 def sample_feather_v1(source: ByteSource, context: ReadContext) -> Sample:
     """Sample a Feather version 1 file, which has no record batches."""
+    check_ending(source, context, "feather")
     with source.open_arrow() as handle, warnings.catch_warnings():
         # pyarrow 25 deprecated Feather v1 but still reads it. The note below
         # informs the user instead of a warning on stderr.

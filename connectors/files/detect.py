@@ -4,21 +4,29 @@ The extension is only a hint: ``sniff_format`` looks at magic bytes first,
 then at whether the head is text and what the text starts with. The extension
 decides only where the content cannot (an Arrow stream without its
 continuation marker).
+
+Content that starts with the magic number of Parquet, Arrow, Feather or Avro
+is never read as text, even when it is short or truncated: the sampler for
+the format reports it. The ORC, BMP and LAS magic numbers ("ORC", "BM",
+"LASF") can also start ordinary text ("ORCID,name", "BMW,X5"). Text that
+starts with one of them therefore stays text, unless the content is the magic
+number alone or, for ORC, ends with an ORC postscript.
 """
 
 from __future__ import annotations
 
 import codecs
 import json
+import re
 from dataclasses import dataclass
 
 import charset_normalizer
 
 from scanner.errors import EncodingError
 
-# Magic numbers at offset 0, checked in order. Formats marked binary-only in
-# ``_TEXT_LIKE_MAGIC`` start with printable characters and also need a head
-# that is not text, so a CSV whose header starts with "ORC" stays a CSV.
+# Magic numbers at offset 0, checked in order. Formats in ``_TEXT_LIKE_MAGIC``
+# start with printable characters and also need a head that is not text, so a
+# CSV whose header starts with "ORC" stays a CSV.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "parquet"),
     (b"ORC", "orc"),
@@ -50,7 +58,18 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"Rar!\x1a\x07", "rar"),
 )
-_TEXT_LIKE_MAGIC = frozenset({"parquet", "orc", "arrow", "feather", "bmp", "las"})
+_TEXT_LIKE_MAGIC = frozenset({"orc", "bmp", "las"})
+
+# The end of an ORC file: the postscript's last field, the magic "ORC" (field
+# 8000, so the tag bytes 82 F4 03 and the length 3), then the postscript's
+# length in one byte (Apache ORC, PostScript message in orc_proto.proto).
+_ORC_POSTSCRIPT_END = b"\x82\xf4\x03\x03ORC"
+
+# A CAN database (Vector DBC): an optional VERSION line, then the new-symbols,
+# bit-timing or node section.
+_DBC_START = re.compile(
+    r'(VERSION[ \t]+"[^"\r\n]*"\s*)?(NS_[ \t]*:|BS_[ \t]*:|BU_[ \t]*:)'
+)
 
 # RIFF containers: the format is named at offset 8.
 _RIFF_KINDS = {b"WAVE": "wav", b"AVI ": "avi", b"WEBP": "webp"}
@@ -82,20 +101,22 @@ _ENCODING_SAMPLE = 64 * 1024
 _GB_FAMILY = frozenset({"gb2312", "gbk", "gb18030", "hz", "cp936"})
 
 
-def sniff_format(head_bytes: bytes, extension: str) -> str:
+def sniff_format(head_bytes: bytes, extension: str, tail: bytes = b"") -> str:
     """Name the format of a file from the first bytes of its content.
 
     Returns one of the names in ``_MAGIC``, ``"arrow_stream"``, a RIFF or
     MP4 kind, ``"empty"``, ``"json"``, ``"jsonl"``, ``"html"``, ``"xml"``,
-    ``"csv"`` for any other text, or ``"binary"`` for unrecognised bytes.
-    ``extension`` (lower case, with its dot) only settles formats without a
-    reliable magic number.
+    ``"dbc"``, ``"csv"`` for any other text, or ``"binary"`` for unrecognised
+    bytes. ``extension`` (lower case, with its dot) only settles formats
+    without a reliable magic number. ``tail``, the last bytes of the content
+    when the caller has them, distinguishes an ORC file from text that starts
+    with "ORC".
     """
     if not head_bytes:
         return "empty"
 
     magic = _magic_format(head_bytes)
-    if magic and (magic not in _TEXT_LIKE_MAGIC or not looks_like_text(head_bytes)):
+    if magic and _magic_wins(magic, head_bytes, tail):
         return magic
     if head_bytes.startswith(_ARROW_STREAM_MARKER) and len(head_bytes) >= 8:
         return "arrow_stream"
@@ -106,6 +127,17 @@ def sniff_format(head_bytes: bytes, extension: str) -> str:
         # Streams written before Arrow 0.15 have no continuation marker.
         return "arrow_stream"
     return "binary"
+
+
+def _magic_wins(name: str, head: bytes, tail: bytes) -> bool:
+    """Tell whether a magic number names the format over a text reading."""
+    if name not in _TEXT_LIKE_MAGIC or not looks_like_text(head):
+        return True
+    if any(head == magic for magic, magic_name in _MAGIC if magic_name == name):
+        return True  # the magic number alone: a truncated file, not text
+    return name == "orc" and tail[-len(_ORC_POSTSCRIPT_END) - 1 : -1] == (
+        _ORC_POSTSCRIPT_END
+    )
 
 
 def _magic_format(head: bytes) -> str | None:
@@ -148,6 +180,8 @@ def _text_format(head: bytes) -> str:
         return "jsonl" if _is_json_value(first_line) else "json"
     if first == "[":
         return "json"
+    if _DBC_START.match(text):
+        return "dbc"
     return "csv"
 
 

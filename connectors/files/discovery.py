@@ -6,10 +6,15 @@ that folder, holding every data file inside its partition subfolders.
 
 Files that only engines use (hidden files, ``_SUCCESS``, ``*.crc``,
 ``*.tmp``, ``_temporary/``...) are skipped without a note. A folder that
-cannot be listed yields a ``DatasetFailure`` and the walk goes on. A folder
-may hold a ``.cardexignore`` file: one shell-style glob per line (``#`` starts
-a comment), matched against paths relative to that folder, whose matches are
-skipped like ``--exclude``.
+cannot be listed yields a ``DatasetFailure`` and the walk goes on.
+
+The include and exclude globs and the lines of a ``.cardexignore`` file
+follow the rules of ``.gitignore``. A glob without a ``/`` matches a file or
+folder name at any depth. A glob with one matches the path relative to the
+source, or to the folder that contains the ``.cardexignore``. A glob that
+matches a folder covers everything inside it, and a trailing ``/`` matches
+folders only. A ``.cardexignore`` contains one glob per line, ``#`` starts a
+comment, and its matches are skipped like ``--exclude``.
 
 An SQLite database file (``.db``, ``.sqlite``...) found in a folder is listed
 by the installed connector that accepts its ``sqlite:///`` URL, so that each
@@ -61,27 +66,30 @@ class _Walk:
     # Globs from .cardexignore files, by the folder that holds them.
     ignore_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def ignored_by_file(self, path: str) -> bool:
+    def ignored_by_file(self, path: str, is_dir: bool) -> bool:
         """Tell whether a ``.cardexignore`` of an enclosing folder matches ``path``."""
         for folder, patterns in self.ignore_files.items():
             if not path.startswith(folder + os.sep):
                 continue
             relative = os.path.relpath(path, folder).replace(os.sep, "/")
-            if any(fnmatch.fnmatch(relative, pattern) for pattern in patterns):
+            if any(glob_matches(relative, pattern, is_dir) for pattern in patterns):
                 return True
         return False
 
-    def selected(self, path: str) -> bool:
-        """Apply the include and exclude globs to ``path``, relative to the base."""
-        if self.ignored_by_file(path):
+    def selected(self, path: str, is_dir: bool = False) -> bool:
+        """Apply the ignore files and the include and exclude globs to ``path``."""
+        if self.ignored_by_file(path, is_dir):
             return False
-        relative = self.relative(path)
         include = self.options.include
-        if include and not any(
-            fnmatch.fnmatch(relative, pattern) for pattern in include
-        ):
+        relative = self.relative(path)
+        if include and not any(glob_matches(relative, p, is_dir) for p in include):
             return False
-        return not any(fnmatch.fnmatch(relative, p) for p in self.options.exclude)
+        return not self.excluded(path, is_dir)
+
+    def excluded(self, path: str, is_dir: bool = False) -> bool:
+        """Tell whether an exclude glob matches ``path``."""
+        relative = self.relative(path)
+        return any(glob_matches(relative, p, is_dir) for p in self.options.exclude)
 
     def relative(self, path: str) -> str:
         relative = os.path.relpath(path, self.base)
@@ -90,20 +98,51 @@ class _Walk:
         return relative.replace(os.sep, "/")
 
 
+def glob_matches(relative: str, pattern: str, is_dir: bool = False) -> bool:
+    """Tell whether a ``.gitignore``-style glob matches a relative path.
+
+    ``relative`` uses ``/`` between parts. A pattern without a ``/`` (other
+    than a trailing one) is tried on every part, so it matches a name at any
+    depth. A pattern with one, such as ``exports/*.csv`` or ``/tmp_a.csv``, is
+    tried on the path up to each part, so a match on a folder covers what it
+    contains. A trailing ``/`` limits the pattern to folders: the last part of
+    ``relative`` is a file unless ``is_dir`` is true.
+    """
+    folders_only = pattern.endswith("/")
+    pattern = pattern.rstrip("/")
+    anchored = "/" in pattern
+    pattern = pattern.removeprefix("./").lstrip("/")
+    parts = relative.split("/")
+    candidates = len(parts) - 1 if folders_only and not is_dir else len(parts)
+    if not anchored:
+        return any(fnmatch.fnmatch(part, pattern) for part in parts[:candidates])
+    return any(
+        fnmatch.fnmatch("/".join(parts[: end + 1]), pattern)
+        for end in range(candidates)
+    )
+
+
 def discover_path(path: str, options: DiscoveryOptions) -> Iterator[Found]:
-    """Yield the datasets under ``path``, which may contain glob characters."""
+    """Yield the datasets under ``path``, which may contain glob characters.
+
+    ``path`` is normalised first, so ``./data/a.csv``, ``data//a.csv`` and
+    ``data/a.csv`` name the same dataset. A glob stays relative, because the
+    current folder's name may contain glob characters itself.
+    """
+    path = os.path.normpath(path)
     if has_glob(path) and not os.path.exists(path):
         yield from _discover_glob(path, options)
         return
+    path = os.path.abspath(path)
     if not os.path.exists(path):
         yield DatasetFailure(
-            uri=os.path.abspath(path),
+            uri=path,
             reason=NOT_FOUND,
-            message=f"{os.path.abspath(path)} does not exist; check the path",
+            message=f"{path} does not exist; check the path",
         )
         return
-    base = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-    yield from _discover_entry(os.path.abspath(path), _Walk(base, options), True)
+    base = path if os.path.isdir(path) else os.path.dirname(path)
+    yield from _discover_entry(path, _Walk(base, options), True)
 
 
 def has_glob(path: str) -> bool:
@@ -136,15 +175,20 @@ def _glob_base(pattern: str) -> str:
 
 def _discover_entry(path: str, walk: _Walk, named: bool) -> Iterator[Found]:
     """Yield datasets for a file or folder; ``named`` if the caller named it."""
-    if not named and (is_ignored(os.path.basename(path)) or walk.ignored_by_file(path)):
+    is_dir = os.path.isdir(path)
+    if not named and (
+        is_ignored(os.path.basename(path)) or walk.ignored_by_file(path, is_dir)
+    ):
         return
-    if not os.path.isdir(path):
+    if not is_dir:
         if not walk.selected(path):
             return
         if _is_sqlite_database(path):
             yield from _discover_database(path, walk)
         else:
             yield FileDataset(path, walk.options.timeout)
+        return
+    if not named and walk.excluded(path, is_dir=True):
         return
     yield from _discover_folder(path, walk)
 
@@ -196,12 +240,15 @@ def _discover_folder(path: str, walk: _Walk) -> Iterator[Found]:
     if real in walk.visited:
         return
     walk.visited.add(real)
-    _read_ignore_file(path, walk)
     try:
         entries = sorted(os.scandir(path), key=lambda entry: entry.name)
     except OSError as exc:
         yield _listing_failure(path, exc)
         return
+    # Only a folder that could be listed is searched for an ignore file, so a
+    # locked folder gives one failure and no warning about its ignore file.
+    if any(entry.name == IGNORE_FILE for entry in entries):
+        _read_ignore_file(path, walk)
 
     if any(_is_partition_dir(entry) for entry in entries):
         yield from _partitioned(path, entries, walk)
@@ -223,8 +270,14 @@ def _partitioned(
         else:
             # Files and plain folders beside the partitions are not part of them.
             yield from _discover_entry(entry.path, walk, False)
-    if files and (walk.selected(path) or any(walk.selected(f.path) for f in files)):
-        remaining = [f for f in files if not _excluded(f.path, walk)]
+    if files and (
+        walk.selected(path, is_dir=True) or any(walk.selected(f.path) for f in files)
+    ):
+        remaining = [
+            f
+            for f in files
+            if not walk.excluded(f.path) and not walk.ignored_by_file(f.path, False)
+        ]
         if remaining:
             yield PartitionedDataset(path, remaining, walk.options.timeout)
 
@@ -266,9 +319,7 @@ def _read_ignore_file(folder: str, walk: _Walk) -> None:
         logger.warning("cannot read %s, so nothing is ignored by it: %s", path, exc)
         return
     patterns = tuple(
-        line.strip().rstrip("/")
-        for line in lines
-        if line.strip() and not line.startswith("#")
+        line.strip() for line in lines if line.strip() and not line.startswith("#")
     )
     walk.ignore_files[os.path.abspath(folder)] = patterns
 
@@ -284,11 +335,6 @@ def _is_partition_dir(entry: os.DirEntry[str]) -> bool:
         and _PARTITION_DIR.fullmatch(entry.name) is not None
         and entry.is_dir()
     )
-
-
-def _excluded(path: str, walk: _Walk) -> bool:
-    relative = walk.relative(path)
-    return any(fnmatch.fnmatch(relative, p) for p in walk.options.exclude)
 
 
 def is_ignored(name: str) -> bool:

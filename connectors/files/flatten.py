@@ -22,10 +22,10 @@ its name and later ones get ``_2``, ``_3``..., the same convention as the
 columns of delimited text.
 
 A dataset is sampled only if it has at most ``MAX_COLUMNS`` (5,000) leaf
-columns; a wider one raises ``ColumnLimitError``. Classifying costs time for
-every column, and JSON that uses values (IDs, phone numbers) as object keys
-turns each value into a column, so the bound keeps such files from stalling a
-scan.
+columns, and a wider one raises ``ColumnLimitError``. Classifying takes time
+for every column, and JSON that uses values (IDs, phone numbers) as object
+keys turns each value into a column. The bound keeps such files from stalling
+a scan.
 """
 
 from __future__ import annotations

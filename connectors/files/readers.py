@@ -48,6 +48,10 @@ SAMPLERS: dict[str, Sampler] = {
     "jsonl": lambda source, context: sample_json(source, context, "jsonl"),
 }
 
+# Bytes at the end of a file given to ``sniff_format``, enough for the end of
+# an ORC postscript.
+_TAIL_BYTES = 16
+
 # Formats whose readers need the whole content, not only its start.
 _NEEDS_WHOLE_CONTENT = frozenset(
     {"parquet", "orc", "arrow", "arrow_stream", "feather", "avro"}
@@ -78,6 +82,7 @@ NOT_TABULAR: dict[str, str] = {
     "hdf5": "an HDF5 file",
     "las": "a LAS point cloud",
     "elf": "an executable",
+    "dbc": "a CAN database (DBC)",
 }
 
 # The formats an extension promises, to note when the content disagrees.
@@ -104,7 +109,8 @@ def sample_file(path: str, context: ReadContext) -> Sample:
     """Sample the file at ``path``; raise a ``DatasetError`` if that fails."""
     with translate_errors(path, "file"):
         source = LocalFile(path, context)
-    format_name = sniff_format(source.head, source.extension)
+        tail = source.read_range(max(0, source.size - _TAIL_BYTES), _TAIL_BYTES)
+    format_name = sniff_format(source.head, source.extension, tail)
     _note_extension(context, source.extension, format_name)
 
     if format_name not in COMPRESSIONS:
@@ -112,7 +118,10 @@ def sample_file(path: str, context: ReadContext) -> Sample:
 
     with translate_errors(path, format_name):
         inner = decompress_head(source, format_name, context)
-    inner_format = sniff_format(inner.head, inner.extension)
+    inner_tail = inner.read_range(max(0, inner.size - _TAIL_BYTES), _TAIL_BYTES)
+    inner_format = sniff_format(
+        inner.head, inner.extension, inner_tail if inner.complete else b""
+    )
     if inner_format in COMPRESSIONS:
         raise UnsupportedError(
             f"{path} is compressed twice ({inner_format} inside {format_name}); "

@@ -241,13 +241,14 @@ def sample_json(source: ByteSource, context: ReadContext, kind: str) -> Sample:
 def _json_lines(
     source: ByteSource, context: ReadContext, encoding: TextEncoding
 ) -> list[Any]:
+    pieces = list(_read_pieces(source, context, encoding))
+    _note_invalid(context, sum(piece.invalid for piece in pieces), encoding)
+
     records: list[Any] = []
     bad = 0
     first_error = ""
-    too_deep: RecursionError | None = None
     deep_lines = 0
-    pieces = list(_read_pieces(source, context, encoding))
-    _note_invalid(context, sum(piece.invalid for piece in pieces), encoding)
+    too_deep: RecursionError | None = None
     for piece in pieces:
         for line in piece.text.splitlines():
             if not line.strip():
@@ -255,11 +256,12 @@ def _json_lines(
             try:
                 records.append(json.loads(line))
             except RecursionError as exc:
-                too_deep = exc
                 deep_lines += 1
+                too_deep = exc
             except ValueError as exc:
                 bad += 1
                 first_error = first_error or str(exc)
+
     if too_deep is not None and not records:
         raise too_deep  # translate_errors reports the nesting depth
     if bad and bad > _MIN_JSON_LINES_SHARE * (bad + len(records)):
@@ -268,6 +270,7 @@ def _json_lines(
             f"lines failed to parse (first error: {redact_text(first_error)}); "
             "fix the file or exclude it from the scan"
         )
+
     if bad:
         context.note(f"skipped {_plural(bad, 'invalid JSON line')}")
     if deep_lines:
@@ -281,9 +284,12 @@ def _json_lines(
 def _parser_depth() -> int:
     """Return about how deep Python's json parser can nest before it fails.
 
-    The C parser counts each nested array or object against the recursion
-    limit (CPython 3.11), so the real bound is a little lower.
+    In CPython 3.11 the C parser counts each nested array or object against
+    the recursion limit, together with the frames already on the stack, so
+    the real bound is a little lower.
     """
+    # NOTE: CPython 3.12 and later guard C code with a separate limit, so
+    # there this figure is only an estimate of where parsing fails.
     return sys.getrecursionlimit()
 
 
