@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from classifiers.base import ClassificationInput, Classifier, Finding
-from classifiers.rulepack import LabelRule
+from classifiers.rulepack import LabelRule, NameHints
 
 _SEPARATORS = re.compile(r"[\s_\-.:/\\\[\]{}()#$]+")
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\x00-\x7f]+")
@@ -57,7 +57,11 @@ def last_segment(name: str) -> str:
 
 def match_hint(name: str, label: LabelRule) -> str | None:
     """Return the hint of ``label`` that ``name`` matches, or None."""
-    hints = label.name_hints
+    return match_name_hints(name, label.name_hints)
+
+
+def match_name_hints(name: str, hints: NameHints) -> str | None:
+    """Return the hint in ``hints`` that ``name`` matches, or None."""
     segment = last_segment(name)
     for hint in hints.zh:
         if hint in segment:

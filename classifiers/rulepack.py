@@ -73,6 +73,79 @@ class ValueRule(_Strict):
     min_share: float | None = Field(default=None, ge=0, le=1)
 
 
+class RoleRule(_Strict):
+    """What a column must look like to fill one role of a composite rule.
+
+    A role has up to three conditions: its name matches ``name_hints``, the
+    decided column labels include one of ``labels``, and the values pass every
+    value check that is set. ``match`` says whether all of the set conditions
+    must hold or any one of them.
+    """
+
+    role: str = Field(description="Name of the role, shown in evidence.")
+    name_hints: NameHints = NameHints()
+    labels: tuple[str, ...] = Field(
+        default=(), description="Column label ids decided before this rule runs."
+    )
+    match: Literal["all", "any"] = "all"
+    numeric: bool = Field(default=False, description="90% or more values are numbers.")
+    temporal: bool = Field(
+        default=False, description="A date or time type, or 80% or more dates."
+    )
+    min_decimals: int | None = Field(
+        default=None, ge=0, description="Median decimal places of the values."
+    )
+    value_range: tuple[float, float] | None = Field(
+        default=None, description="Every numeric value lies in [low, high]."
+    )
+    vector_lengths: tuple[int, ...] = Field(
+        default=(), description="Every value is a number vector of one length listed."
+    )
+    validator: str | None = None
+    min_share: float = Field(
+        default=0.6, ge=0, le=1, description="Share of values ``validator`` passes."
+    )
+    boost: float = Field(
+        default=0.05, ge=0, le=1, description="Confidence an ``any_of`` role adds."
+    )
+
+    @property
+    def has_value_checks(self) -> bool:
+        return bool(
+            self.numeric
+            or self.temporal
+            or self.min_decimals is not None
+            or self.value_range is not None
+            or self.vector_lengths
+            or self.validator
+        )
+
+
+class CompositeRule(_Strict):
+    """A dataset label given when columns fill the roles the rule names.
+
+    Every role in ``all_of`` needs a column, no column may fill a role in
+    ``none_of``, and each filled role in ``any_of`` adds its ``boost``.
+    """
+
+    id: str
+    confidence: float = Field(ge=0, le=1)
+    source: str
+    provisional: bool = False
+    all_of: tuple[RoleRule, ...] = Field(min_length=1)
+    any_of: tuple[RoleRule, ...] = ()
+    none_of: tuple[RoleRule, ...] = ()
+    distinct_columns: bool = Field(
+        default=True,
+        description="Whether each ``all_of`` role needs a column of its own.",
+    )
+    also_labels: tuple[str, ...] = Field(
+        default=(),
+        description="Further dataset label ids given with the same evidence "
+        "(flag.surveying with geodata).",
+    )
+
+
 class LabelRule(_Strict):
     """Names, grounds and recognition rules of one label id."""
 
@@ -98,6 +171,11 @@ class LabelRule(_Strict):
         "(a version column of dotted numbers is no IP address).",
     )
     value_rules: tuple[ValueRule, ...] = ()
+    composite: tuple[CompositeRule, ...] = Field(
+        default=(),
+        description="Dataset-level rules over several columns; for labels of "
+        "scope dataset or both.",
+    )
 
 
 class Thresholds(_Strict):
@@ -154,6 +232,12 @@ class RulePack:
 
     def __contains__(self, label_id: object) -> bool:
         return label_id in self.labels
+
+    @cached_property
+    def composite_rules(self) -> list[tuple[LabelRule, CompositeRule]]:
+        return [
+            (label, rule) for label in self.labels.values() for rule in label.composite
+        ]
 
     @cached_property
     def value_rules(self) -> list[tuple[LabelRule, ValueRule]]:
@@ -230,6 +314,28 @@ def _check_validators(pack: RulePack, origin: str) -> None:
                 )
 
 
+def _check_composites(pack: RulePack, origin: str) -> None:
+    from classifiers.shapes import all_validators
+
+    validators = all_validators()
+    for label, rule in pack.composite_rules:
+        where = f"composite rule {rule.id} of label {label.id} in {origin}"
+        roles = (*rule.all_of, *rule.any_of, *rule.none_of)
+        for name in [*rule.also_labels, *(i for r in roles for i in r.labels)]:
+            if name not in pack:
+                raise RulePackError(
+                    f"{where} names unknown label id {name!r}; "
+                    "add the label or correct the id"
+                )
+        for role in roles:
+            if role.validator and role.validator not in validators:
+                choices = ", ".join(sorted(validators))
+                raise RulePackError(
+                    f"{where} names unknown validator {role.validator!r} in role "
+                    f"{role.role}; valid validators: {choices}"
+                )
+
+
 def load_rule_pack(user_file: str | Path | None = None) -> RulePack:
     """Load the shipped rule pack, merged with ``user_file`` when given."""
     shipped_text = resources.files("classifiers.rules").joinpath(DEFAULT_PACK)
@@ -258,4 +364,5 @@ def load_rule_pack(user_file: str | Path | None = None) -> RulePack:
         pack_file.version,
     )
     _check_validators(pack, origin)
+    _check_composites(pack, origin)
     return pack

@@ -164,7 +164,14 @@ def has_digit(values: pa.Array) -> np.ndarray:
     return _regex(values, r"[0-9０-９]")
 
 
+def cve_id(values: pa.Array) -> np.ndarray:
+    """Match CVE identifiers: ``CVE-`` + year + a sequence of 4 or more digits
+    (CVE ID syntax since 2014), alone or inside a longer text."""
+    return _regex(values, r"(?i)\bCVE-\d{4}-\d{4,}\b")
+
+
 SHAPES: dict[str, Validator] = {
+    "cve_id": cve_id,
     "has_digit": has_digit,
     "cn_person_name": cn_person_name,
     "cn_address": cn_address,

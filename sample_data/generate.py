@@ -1494,6 +1494,299 @@ def write_drivers(out: Path, factory: Factory) -> Truth:
 
 
 # ---------------------------------------------------------------------------
+# important/: important data and its close negatives (dataset labels)
+# ---------------------------------------------------------------------------
+
+IMPORTANT_DAY = dt.datetime(2026, 1, 5)
+CHARGING_STATIONS = 12
+CHARGING_SESSIONS = 160
+TRAFFIC_SEGMENTS = 15
+TRAFFIC_HOURS = 12
+WAYBILLS = 120
+REMOTE_COMMANDS = 150
+LANE_POINTS = 240
+LIDAR_FRAMES = 4
+POINTS_PER_FRAME = 300
+IMU_SAMPLES = 200
+ECUS = ("VCU", "BMS", "ADAS_DCU", "TBOX", "IVI", "EPS", "ESC", "BCM")
+CARGO_TYPES = ("汽车零部件", "整车", "动力电池", "轮胎", "钢材")
+COMMAND_TYPES = ("remote_unlock", "remote_lock", "ac_on", "engine_start", "find_car")
+COMMAND_RESULTS = ("success", "success", "success", "timeout", "rejected")
+SEVERITIES = ("low", "medium", "high", "critical")
+LINES = ("总装一线", "总装二线", "焊装线", "涂装线")
+STATIONS_PER_LINE = 6
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
+def write_charging(out: Path, rng: random.Random) -> list[Truth]:
+    cities = list(CITIES.values())
+    stations = [
+        (f"CS{3100 + index:05d}", f"{rng.choice(cities).name}充电站{index + 1:02d}")
+        for index in range(CHARGING_STATIONS)
+    ]
+    sessions = []
+    for index in range(CHARGING_SESSIONS):
+        station_id, _ = rng.choice(stations)
+        start = random_time(rng, IMPORTANT_DAY.date(), first_hour=0)
+        minutes = rng.randint(20, 110)
+        energy = rng.uniform(8, 75)
+        soc_start = rng.randint(5, 50)
+        sessions.append((
+            f"S{880000 + index}", station_id, f"{station_id}-P{rng.randint(1, 8):02d}",
+            rng.randint(1, 2), iso(start), iso(start + dt.timedelta(minutes=minutes)),
+            f"{energy:.2f}", f"{rng.uniform(30, 120):.1f}", soc_start,
+            min(100, soc_start + rng.randint(30, 60)),
+        ))  # fmt: skip
+    header = (
+        "session_id", "station_id", "pile_no", "connector_id", "start_time",
+        "end_time", "energy_kwh", "peak_power_kw", "soc_start", "soc_end",
+    )  # fmt: skip
+    write_csv(out / "important/charging_sessions.csv", header, sessions, "utf-8")
+
+    prices = [
+        (station_id, name, f"{rng.uniform(0.6, 1.3):.2f}",
+         f"{rng.uniform(0.3, 0.8):.2f}", "2026-01-01")
+        for station_id, name in stations
+    ]  # fmt: skip
+    price_header = (
+        "station_id", "station_name", "price_per_kwh", "service_fee_per_kwh",
+        "valid_from",
+    )  # fmt: skip
+    write_csv(out / "important/charging_price_list.csv", price_header, prices, "utf-8")
+    return [
+        dataset(
+            "important/charging_sessions.csv",
+            dict.fromkeys(header, []),
+            ["imp.connected_operation.charging_network"],
+        ),
+        dataset("important/charging_price_list.csv", dict.fromkeys(price_header, [])),
+    ]
+
+
+def write_traffic(out: Path, rng: random.Random) -> list[Truth]:
+    rows: dict[str, list[Any]] = {
+        "segment_id": [], "road_name": [], "hour": [], "vehicle_count": [],
+        "avg_speed_kmh": [], "occupancy_pct": [],
+    }  # fmt: skip
+    for segment in range(TRAFFIC_SEGMENTS):
+        road = rng.choice(ROADS)
+        for hour in range(TRAFFIC_HOURS):
+            rows["segment_id"].append(f"SEG-{4401 + segment}")
+            rows["road_name"].append(road)
+            rows["hour"].append(IMPORTANT_DAY + dt.timedelta(hours=7 + hour))
+            rows["vehicle_count"].append(rng.randint(80, 2400))
+            rows["avg_speed_kmh"].append(round(rng.uniform(12, 70), 1))
+            rows["occupancy_pct"].append(round(rng.uniform(3, 60), 1))
+    schema = pa.schema([
+        ("segment_id", pa.string()), ("road_name", pa.string()),
+        ("hour", pa.timestamp("s")), ("vehicle_count", pa.int32()),
+        ("avg_speed_kmh", pa.float64()), ("occupancy_pct", pa.float64()),
+    ])  # fmt: skip
+    table = pa.Table.from_pydict(rows, schema=schema)
+    write_parquet(out / "important/traffic_flow.parquet", table, row_group_size=100)
+
+    cities = [city.name for city in CITIES.values()]
+    waybills = []
+    for index in range(WAYBILLS):
+        origin, destination = rng.sample(cities, 2)
+        waybills.append((
+            f"WB2026{index + 10001:06d}", origin, destination, rng.choice(CARGO_TYPES),
+            f"{rng.uniform(200, 28000):.1f}", rng.randint(1, 60),
+            iso(random_time(rng, IMPORTANT_DAY.date())),
+        ))  # fmt: skip
+    header = (
+        "waybill_no", "origin_city", "destination_city", "cargo_type", "weight_kg",
+        "pieces", "dispatched_at",
+    )  # fmt: skip
+    write_csv(out / "important/waybills.csv", header, waybills, "utf-8")
+    flow = ["imp.connected_operation.vehicle_flow"]
+    return [
+        dataset("important/traffic_flow.parquet", dict.fromkeys(rows, []), flow),
+        dataset("important/waybills.csv", dict.fromkeys(header, []), flow),
+    ]
+
+
+def write_remote_commands(
+    out: Path, fleet: Sequence[Vehicle], rng: random.Random
+) -> Truth:
+    records = []
+    for index in range(REMOTE_COMMANDS):
+        records.append({
+            "command_id": f"RC{700000 + index}",
+            "vin": rng.choice(fleet).vin,
+            "command_type": rng.choice(COMMAND_TYPES),
+            "issued_at": iso(random_time(rng, IMPORTANT_DAY.date())),
+            "result": rng.choice(COMMAND_RESULTS),
+            "latency_ms": rng.randint(300, 9000),
+        })  # fmt: skip
+    path = out / "important/remote_commands.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jsonl_bytes(records))
+    columns = {name: [] for name in records[0]}
+    columns["vin"] = ["pi.vin"]
+    return dataset(
+        "important/remote_commands.jsonl",
+        columns,
+        ["imp.connected_operation.remote_control"],
+    )
+
+
+def write_map_lanes(out: Path, rng: random.Random) -> Truth:
+    # A lane centre line sampled every metre or so, at survey precision.
+    rows: dict[str, list[Any]] = {
+        "lane_id": [], "road_id": [], "lat": [], "lon": [], "alt_m": [],
+        "lane_width_m": [], "curvature": [], "heading_deg": [],
+    }  # fmt: skip
+    lat, lon, alt = 31.2304123, 121.4737456, 4.2
+    for index in range(LANE_POINTS):
+        lat += rng.uniform(0.000005, 0.00001)
+        lon += rng.uniform(0.000005, 0.00001)
+        alt += rng.uniform(-0.05, 0.05)
+        rows["lane_id"].append(f"L{index // 40 + 1:04d}")
+        rows["road_id"].append(f"R{index // 120 + 1:03d}")
+        rows["lat"].append(round(lat, 9))
+        rows["lon"].append(round(lon, 9))
+        rows["alt_m"].append(round(alt, 3))
+        rows["lane_width_m"].append(round(rng.uniform(3.2, 3.8), 2))
+        rows["curvature"].append(round(rng.uniform(-0.002, 0.002), 5))
+        rows["heading_deg"].append(round(rng.uniform(40, 50), 3))
+    table = pa.Table.from_pydict(rows)
+    write_parquet(out / "important/hd_map_lanes.parquet", table, row_group_size=120)
+    return dataset(
+        "important/hd_map_lanes.parquet",
+        dict.fromkeys(rows, []),
+        ["imp.driving_automation.geodata", "flag.surveying"],
+    )
+
+
+def write_lidar(out: Path, seed: int) -> list[Truth]:
+    generator = np.random.default_rng(seed)
+    count = LIDAR_FRAMES * POINTS_PER_FRAME
+    frames = np.repeat(np.arange(LIDAR_FRAMES), POINTS_PER_FRAME)
+    start = np.datetime64("2026-01-05T08:00:00", "ms")
+    points = pa.table({
+        "frame_id": pa.array(frames.astype(np.int32)),
+        "ts": pa.array(start + frames * np.timedelta64(100, "ms")),
+        "x": pa.array(generator.uniform(-60, 60, count).astype(np.float32)),
+        "y": pa.array(generator.uniform(-60, 60, count).astype(np.float32)),
+        "z": pa.array(generator.uniform(-2, 6, count).astype(np.float32)),
+        "intensity": pa.array(generator.uniform(0, 1, count).astype(np.float32)),
+    })  # fmt: skip
+    write_parquet(out / "important/lidar_points.parquet", points, row_group_size=600)
+
+    # Close negative: accelerometer and gyroscope axes are no point cloud.
+    imu = pa.table({
+        "sensor_id": pa.array([f"IMU-{i % 2 + 1}" for i in range(IMU_SAMPLES)]),
+        "ts": pa.array(start + np.arange(IMU_SAMPLES) * np.timedelta64(10, "ms")),
+        **{
+            f"{kind}_{axis}": pa.array(
+                generator.normal(0, 1.5, IMU_SAMPLES).astype(np.float32)
+            )
+            for kind in ("acc", "gyro")
+            for axis in "xyz"
+        },
+    })  # fmt: skip
+    write_parquet(out / "important/imu_samples.parquet", imu, row_group_size=200)
+    return [
+        dataset(
+            "important/lidar_points.parquet",
+            dict.fromkeys(points.column_names, []),
+            ["imp.driving_automation.point_cloud", "flag.surveying"],
+        ),
+        dataset("important/imu_samples.parquet", dict.fromkeys(imu.column_names, [])),
+    ]
+
+
+def write_software(out: Path, rng: random.Random) -> list[Truth]:
+    packages = []
+    for index in range(40):
+        ecu = ECUS[index % len(ECUS)]
+        version = f"{rng.randint(1, 4)}.{rng.randint(0, 12)}.{rng.randint(0, 30)}"
+        digest = "".join(rng.choices("0123456789abcdef", k=64))
+        packages.append((
+            f"PKG{5000 + index}", ecu, version, digest,
+            rng.randint(2_000_000, 900_000_000), f"OTA-2026-{index // 8 + 1:02d}",
+            f"2026-01-{index // 8 + 2:02d}",
+        ))  # fmt: skip
+    package_header = (
+        "package_id", "ecu_name", "firmware_version", "sha256", "package_size",
+        "campaign_id", "released_on",
+    )  # fmt: skip
+    write_csv(out / "important/ota_packages.csv", package_header, packages, "utf-8")
+
+    reports = []
+    for index in range(30):
+        ecu = rng.choice(ECUS)
+        cve = f"CVE-{rng.randint(2019, 2025)}-{rng.randint(1000, 49999)}"
+        reports.append((
+            f"VR{index + 301}", cve, ecu, rng.choice(SEVERITIES),
+            f"{rng.uniform(3, 9.8):.1f}", f"2026-01-{rng.randint(1, 28):02d}",
+            f"{ecu} 固件存在越界读取，见 {cve}",
+        ))  # fmt: skip
+    report_header = (
+        "report_id", "cve_id", "affected_ecu", "severity", "cvss_score", "found_on",
+        "description",
+    )  # fmt: skip
+    write_csv(out / "important/vulnerabilities.csv", report_header, reports, "utf-8")
+    ota = ["imp.software_upgrade.ota"]
+    return [
+        dataset("important/ota_packages.csv", dict.fromkeys(package_header, []), ota),
+        dataset("important/vulnerabilities.csv", dict.fromkeys(report_header, []), ota),
+    ]
+
+
+def write_production(out: Path, rng: random.Random) -> list[Truth]:
+    rows = []
+    for day in range(1, 11):
+        for line in LINES:
+            for station in range(STATIONS_PER_LINE):
+                planned = rng.randint(380, 420)
+                rows.append((
+                    "合肥工厂", line, f"ST{station + 1:02d}", f"2026-01-{day:02d}",
+                    f"{rng.uniform(55, 62):.1f}", planned,
+                    planned - rng.randint(0, 25), f"{rng.uniform(0.95, 0.995):.3f}",
+                ))  # fmt: skip
+    header = (
+        "plant", "line_id", "station", "shift_date", "takt_time_s",
+        "planned_output", "actual_output", "yield_rate",
+    )  # fmt: skip
+    write_csv(out / "important/mes_line_output.csv", header, rows, "utf-8")
+
+    # Close negative: a warehouse lane is a shelf row, not a map lane.
+    bins = [
+        (f"P-{rng.randint(10000, 99999)}", rng.choice(PART_NAMES),
+         f"{rng.choice('ABCD')}{rng.randint(1, 12):02d}", rng.randint(1, 40),
+         rng.randint(0, 500), f"2026-01-{rng.randint(1, 28):02d}")
+        for _ in range(100)
+    ]  # fmt: skip
+    bin_header = ("part_no", "part_name", "lane", "bin", "qty", "updated_on")
+    write_csv(out / "important/parts_bins.csv", bin_header, bins, "utf-8")
+    return [
+        dataset(
+            "important/mes_line_output.csv",
+            dict.fromkeys(header, []),
+            ["imp.production.capacity"],
+        ),
+        dataset("important/parts_bins.csv", dict.fromkeys(bin_header, [])),
+    ]
+
+
+def write_important(out: Path, fleet: Sequence[Vehicle]) -> list[Truth]:
+    return [
+        *write_charging(out, seeded("charging")),
+        *write_traffic(out, seeded("traffic")),
+        write_remote_commands(out, fleet, seeded("remote_commands")),
+        write_map_lanes(out, seeded("map_lanes")),
+        *write_lidar(out, seed=20260105),
+        *write_software(out, seeded("software")),
+        *write_production(out, seeded("production")),
+    ]
+
+
+# ---------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------
 
@@ -1538,6 +1831,7 @@ def generate(outdir: Path) -> list[Truth]:
         write_accounts(outdir, fleet, seeded("accounts")),
         write_contacts(outdir, factory("contacts")),
         write_drivers(outdir, factory("drivers")),
+        *write_important(outdir, fleet),
     ]
     text = json.dumps({"datasets": truth}, ensure_ascii=False, indent=2) + "\n"
     (outdir / "truth.json").write_bytes(text.encode("utf-8"))
