@@ -49,15 +49,45 @@ def _values_fit(role: RoleRule, profile: ColumnProfile) -> bool:
         return False
     if role.value_range is not None and not _within(profile, *role.value_range):
         return False
+    if role.min_span is not None and _span(profile) < role.min_span:
+        return False
+    if role.min_distinct is not None and _distinct(profile, role) < role.min_distinct:
+        return False
     return not (role.validator and profile.share(role.validator) < role.min_share)
 
 
-def _within(profile: ColumnProfile, low: float, high: float) -> bool:
+def _numbers(profile: ColumnProfile) -> pa.Array | None:
     if profile.numeric_share < 1.0 or len(profile.text) == 0:
-        return False
+        return None
     try:
-        numbers = pc.cast(profile.text, pa.float64())
+        return pc.cast(profile.text, pa.float64())
     except pa.ArrowInvalid:
+        return None
+
+
+def _span(profile: ColumnProfile) -> float:
+    """Largest minus smallest value of a numeric column, 0 for other columns."""
+    numbers = _numbers(profile)
+    if numbers is None:
+        return 0.0
+    bounds = pc.min_max(numbers).as_py()
+    return float(bounds["max"] - bounds["min"])
+
+
+def _distinct(profile: ColumnProfile, role: RoleRule) -> int:
+    """Distinct values of a column; only those passing the role's validator."""
+    values = profile.text
+    if role.validator:
+        from classifiers.shapes import all_validators
+
+        passing = all_validators()[role.validator](values)
+        values = values.filter(pa.array(passing, pa.bool_()))
+    return len(pc.unique(values))
+
+
+def _within(profile: ColumnProfile, low: float, high: float) -> bool:
+    numbers = _numbers(profile)
+    if numbers is None:
         return False
     bounds = pc.min_max(numbers).as_py()
     return low <= bounds["min"] and bounds["max"] <= high
@@ -165,8 +195,16 @@ class ImportantDataClassifier(Classifier):
     stage = 2
 
     def classify(self, data: ClassificationInput) -> Iterable[Finding]:
+        # Dataset labels so far: stage 1's, then those of rules that held with
+        # enough confidence, for rules that build on them (core candidates).
+        given = set(data.decided.get(None, set()))
         for label, rule in self.rules.composite_rules:
-            yield from self._findings(label, rule, data)
+            if not set(rule.requires_labels) <= given:
+                continue
+            for finding in self._findings(label, rule, data):
+                if finding.score >= self.rules.thresholds.min_confidence:
+                    given.add(finding.label_id)
+                yield finding
 
     def _findings(
         self, label: LabelRule, rule: CompositeRule, data: ClassificationInput
@@ -174,5 +212,13 @@ class ImportantDataClassifier(Classifier):
         finding = evaluate(rule, data)
         if finding is None:
             return
+        if rule.requires_labels:
+            finding = dataclasses.replace(
+                finding,
+                signals=(
+                    f"builds on dataset labels: {', '.join(rule.requires_labels)}",
+                    *finding.signals,
+                ),
+            )
         for label_id in (label.id, *rule.also_labels):
             yield dataclasses.replace(finding, label_id=label_id)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from classifiers.userlists import UserLists
 from scanner.errors import RulePackError
 
 DEFAULT_PACK = "default.yaml"
@@ -101,6 +102,18 @@ class RoleRule(_Strict):
     vector_lengths: tuple[int, ...] = Field(
         default=(), description="Every value is a number vector of one length listed."
     )
+    min_span: float | None = Field(
+        default=None,
+        ge=0,
+        description="Largest minus smallest numeric value at least this "
+        "(degrees of a coordinate that cover a country).",
+    )
+    min_distinct: int | None = Field(
+        default=None,
+        ge=1,
+        description="Distinct values at least this; with ``validator``, distinct "
+        "values that pass it.",
+    )
     validator: str | None = None
     min_share: float = Field(
         default=0.6, ge=0, le=1, description="Share of values ``validator`` passes."
@@ -118,6 +131,8 @@ class RoleRule(_Strict):
             or self.value_range is not None
             or self.vector_lengths
             or self.validator
+            or self.min_span is not None
+            or self.min_distinct is not None
         )
 
 
@@ -143,6 +158,11 @@ class CompositeRule(_Strict):
         default=(),
         description="Further dataset label ids given with the same evidence "
         "(flag.surveying with geodata).",
+    )
+    requires_labels: tuple[str, ...] = Field(
+        default=(),
+        description="Dataset label ids the dataset must already have, from "
+        "stage 1 or from a composite rule of a label listed earlier in the pack.",
     )
 
 
@@ -196,6 +216,12 @@ class Thresholds(_Strict):
         ge=0,
         description="Decimals from which a coordinate is precise (4 decimals ~ 11 m).",
     )
+    min_points_in_area: int = Field(
+        default=1,
+        ge=1,
+        description="Sampled precise points inside one geofence that make "
+        "imp.sensitive_area.",
+    )
 
 
 class RulePackFile(_Strict):
@@ -218,14 +244,23 @@ class RulePackFile(_Strict):
 
 
 class RulePack:
-    """The merged rules in force for one scan."""
+    """The merged rules in force for one scan.
+
+    ``lists`` holds the geofences and term lists the user gave for the scan;
+    classifiers read them from here, so their interface stays the rule pack.
+    """
 
     def __init__(
-        self, labels: dict[str, LabelRule], thresholds: Thresholds, version: str
+        self,
+        labels: dict[str, LabelRule],
+        thresholds: Thresholds,
+        version: str,
+        lists: UserLists | None = None,
     ) -> None:
         self.labels = labels
         self.thresholds = thresholds
         self.version = version
+        self.lists = lists or UserLists()
 
     def __getitem__(self, label_id: str) -> LabelRule:
         return self.labels[label_id]
@@ -321,7 +356,8 @@ def _check_composites(pack: RulePack, origin: str) -> None:
     for label, rule in pack.composite_rules:
         where = f"composite rule {rule.id} of label {label.id} in {origin}"
         roles = (*rule.all_of, *rule.any_of, *rule.none_of)
-        for name in [*rule.also_labels, *(i for r in roles for i in r.labels)]:
+        role_labels = (i for r in roles for i in r.labels)
+        for name in [*rule.also_labels, *rule.requires_labels, *role_labels]:
             if name not in pack:
                 raise RulePackError(
                     f"{where} names unknown label id {name!r}; "

@@ -170,7 +170,106 @@ def cve_id(values: pa.Array) -> np.ndarray:
     return _regex(values, r"(?i)\bCVE-\d{4}-\d{4,}\b")
 
 
+# Province-level divisions of GB/T 2260, by their short Chinese names and
+# their pinyin, for region columns that hold names rather than codes.
+_PROVINCES_ZH = [
+    "北京",
+    "天津",
+    "河北",
+    "山西",
+    "内蒙古",
+    "辽宁",
+    "吉林",
+    "黑龙江",
+    "上海",
+    "江苏",
+    "浙江",
+    "安徽",
+    "福建",
+    "江西",
+    "山东",
+    "河南",
+    "湖北",
+    "湖南",
+    "广东",
+    "广西",
+    "海南",
+    "重庆",
+    "四川",
+    "贵州",
+    "云南",
+    "西藏",
+    "陕西",
+    "甘肃",
+    "青海",
+    "宁夏",
+    "新疆",
+    "台湾",
+    "香港",
+    "澳门",
+]
+_PROVINCES_PINYIN = (
+    "beijing",
+    "tianjin",
+    "hebei",
+    "shanxi",
+    "neimenggu",
+    "liaoning",
+    "jilin",
+    "heilongjiang",
+    "shanghai",
+    "jiangsu",
+    "zhejiang",
+    "anhui",
+    "fujian",
+    "jiangxi",
+    "shandong",
+    "henan",
+    "hubei",
+    "hunan",
+    "guangdong",
+    "guangxi",
+    "hainan",
+    "chongqing",
+    "sichuan",
+    "guizhou",
+    "yunnan",
+    "xizang",
+    "tibet",
+    "shaanxi",
+    "gansu",
+    "qinghai",
+    "ningxia",
+    "xinjiang",
+    "taiwan",
+    "macau",
+    "macao",
+    "inner mongolia",
+    "hong kong",
+)
+# A Chinese place name ends in the word for its kind of division.
+_DIVISION_SUFFIX = "(省|市|自治区|特别行政区|自治州|地区|盟|区|县|旗)"
+
+
+def cn_region(values: pa.Array) -> np.ndarray:
+    """Match Chinese administrative regions: a GB/T 2260 six-digit region
+    code with a valid province prefix, a province name (Chinese or pinyin),
+    or a CJK place name ending in its division word (省, 市, 区, 县...)."""
+    from classifiers.validators.identity import PROVINCE_CODES
+
+    prefixes = "|".join(f"{code:02d}" for code in PROVINCE_CODES)
+    codes = _regex(values, f"^({prefixes})\\d{{4}}$")
+    provinces = "|".join(_PROVINCES_ZH)
+    names = _regex(values, f"^({provinces}){_DIVISION_SUFFIX}?$")
+    places = _regex(values, f"^[{_CJK}]{{1,8}}{_DIVISION_SUFFIX}$")
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(values))
+    pinyin = pc.is_in(lowered, value_set=pa.array(_PROVINCES_PINYIN))
+    pinyin_hits = pc.fill_null(pinyin, False).to_numpy(zero_copy_only=False)
+    return codes | names | places | pinyin_hits
+
+
 SHAPES: dict[str, Validator] = {
+    "cn_region": cn_region,
     "cve_id": cve_id,
     "has_digit": has_digit,
     "cn_person_name": cn_person_name,

@@ -125,6 +125,31 @@ def main() -> None:
     help="YAML rule pack merged over the shipped one (adds or overrides labels).",
 )
 @click.option(
+    "--geofences",
+    "geofences_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="GeoJSON FeatureCollection of sensitive areas (Polygon, MultiPolygon): "
+    "precise coordinates inside one make imp.sensitive_area.",
+)
+@click.option(
+    "--terms",
+    "terms_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="YAML term lists (national_key_projects, export_control): names or "
+    "values containing a term make imp.rd_design.controlled or "
+    "flag.export_control.",
+)
+@click.option(
+    "--recipients",
+    "recipients_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="YAML list of overseas recipients (name, country); checked now, for "
+    "export audits.",
+)
+@click.option(
     "--on-error",
     type=click.Choice(["fail", "skip", "warn"]),
     default="warn",
@@ -155,6 +180,9 @@ def scan(
     no_catalog: bool,
     report_path: str | None,
     rules_path: str | None,
+    geofences_path: str | None,
+    terms_path: str | None,
+    recipients_path: str | None,
     on_error: str,
     timeout: float,
     verbose: int,
@@ -182,6 +210,9 @@ def scan(
         on_error=on_error,  # type: ignore[arg-type]
         catalog_url=catalog_url,
         use_catalog=not no_catalog,
+        geofences_path=geofences_path,
+        terms_path=terms_path,
+        recipients_path=recipients_path,
     )
     try:
         if report_path:
@@ -265,11 +296,20 @@ def catalog_list(catalog_url: str | None, as_json: bool) -> None:
     from rich.table import Table
 
     table = Table()
-    for heading in ("dataset", "kind", "last scanned", "labels", "uri"):
+    headings = ("dataset", "kind", "grade", "PI", "last scanned", "labels", "uri")
+    for heading in headings:
         table.add_column(heading, overflow="fold")
     for row in rows:
         labels = ", ".join(row.label_ids) or ("(error)" if row.last_error else "-")
-        table.add_row(row.name, row.kind, row.last_scanned_at or "-", labels, row.uri)
+        table.add_row(
+            row.name,
+            row.kind,
+            row.grade or "-",
+            row.personal or "-",
+            row.last_scanned_at or "-",
+            labels,
+            row.uri,
+        )
     Console().print(table)
 
 

@@ -18,9 +18,11 @@ from typing import Literal
 from classifiers.base import Classifier
 from classifiers.pipeline import classify_sample
 from classifiers.rulepack import RulePack, load_rule_pack
+from classifiers.userlists import load_user_lists
 from connectors.base import Connector, DiscoveryOptions
 from scanner.catalog import CatalogStore, LabelChanges, open_catalog
 from scanner.errors import DatasetError, UnknownSourceError
+from scanner.grading import grade_result
 from scanner.masking import public_url, redact_text
 from scanner.model import (
     DatasetFailure,
@@ -51,6 +53,11 @@ class ScanOptions:
     on_error: OnError = "warn"
     catalog_url: str | None = None
     use_catalog: bool = True
+    #: User lists (docs/user-lists.md): GeoJSON geofences, term lists and
+    #: overseas recipients; each None when not given.
+    geofences_path: str | None = None
+    terms_path: str | None = None
+    recipients_path: str | None = None
 
 
 @dataclass
@@ -109,6 +116,9 @@ class Scanner:
         self.options = options
         self.progress = progress
         self.rules: RulePack = load_rule_pack(options.rules_path)
+        self.rules.lists = load_user_lists(
+            options.geofences_path, options.terms_path, options.recipients_path
+        )
         self.connectors: list[Connector] = [
             cls() for cls in load_plugins(CONNECTORS).values()
         ]
@@ -191,6 +201,8 @@ class Scanner:
                 result = self.scan_dataset(item)
             if catalog is not None and outcome.scan_id is not None:
                 self._store(catalog, outcome, result)
+            # Graded last, so that people's decisions count.
+            grade_result(result)
             outcome.results.append(result)
             if self.progress:
                 self.progress(done, len(found), result.uri)

@@ -207,6 +207,11 @@ class DatasetResult:
     bytes_read: int | None = None
     fingerprint: Fingerprint = field(default_factory=Fingerprint)
     notes: list[str] = field(default_factory=list)
+    #: GB/T 43697-2024 grade: ``core_candidate``, ``important`` or ``general``
+    #: (set by ``scanner.grading`` once labels are final).
+    grade: str = "general"
+    #: ``sensitive``, ``personal`` or ``none``: the personal data held.
+    personal: str = "none"
 
     def column(self, name: str) -> ColumnResult | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -220,6 +225,8 @@ class DatasetResult:
             "sampled_rows": self.sampled_rows,
             "total_rows": self.total_rows,
             "bytes_read": self.bytes_read,
+            "grade": self.grade,
+            "personal": self.personal,
             "labels": [label.to_dict() for label in self.labels],
             "columns": [column.to_dict() for column in self.columns],
             "errors": [error.to_dict() for error in self.errors],

@@ -15,6 +15,7 @@ from typing import IO, Any
 import scanner
 from scanner.engine import ScanOutcome, display_source, scan_counts
 from scanner.errors import UsageError
+from scanner.model import DatasetResult
 
 SCHEMA_VERSION = 1
 
@@ -89,6 +90,11 @@ def write_report(outcome: ScanOutcome, path: str | Path) -> None:
         raise
 
 
+def grade_text(result: DatasetResult) -> str:
+    """Return the grade and personal level of a dataset for the summary table."""
+    return f"{result.grade}, PI: {result.personal}"
+
+
 def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
     """Print a table of the labels found, then failures, then totals."""
     from rich.console import Console
@@ -96,7 +102,8 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
 
     console = Console(file=stream, soft_wrap=False)
     table = Table(title="cardex scan", show_lines=False)
-    for heading in ("dataset", "column", "label", "conf.", "evidence", "example"):
+    headings = ("dataset", "grade", "column", "label", "conf.", "evidence", "example")
+    for heading in headings:
         table.add_column(heading, overflow="fold")
 
     for result in outcome.results:
@@ -112,6 +119,7 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
             )
             table.add_row(
                 result.name,
+                grade_text(result),
                 column_name,
                 label.id + (" ✔" if label.state == "confirmed" else ""),
                 f"{label.confidence:.2f}",

@@ -56,6 +56,10 @@ class DatasetSummary:
     last_scanned_at: str | None
     label_ids: tuple[str, ...]
     last_error: str | None
+    #: GB/T 43697-2024 grade and personal level (``scanner.grading``); None
+    #: until the dataset is scanned.
+    grade: str | None = None
+    personal: str | None = None
 
 
 class CatalogStore(abc.ABC):

@@ -21,12 +21,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from scanner.catalog.base import CatalogStore, DatasetSummary, LabelChanges
 from scanner.errors import CatalogError, UsageError
+from scanner.grading import grade_labels
 from scanner.masking import redact_text
 from scanner.model import DatasetFailure, DatasetResult, LabelState
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SQLITE_BUSY_SECONDS = 30
 RETRIES = 5
 RETRY_SECONDS = 0.2
@@ -53,22 +54,34 @@ scans = sa.Table(
     sa.Column("rule_pack_version", sa.String(128), nullable=False),
     sa.Column("counts", sa.Text),
 )
+
+
+def _dataset_columns_v1() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("uri", sa.String(2048), nullable=False, unique=True),
+        sa.Column("name", sa.String(512), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("format", sa.String(64)),
+        sa.Column("fingerprint", sa.Text),
+        sa.Column("sampled_rows", sa.Integer),
+        sa.Column("total_rows", sa.BigInteger),
+        sa.Column("rule_pack_version", sa.String(128)),
+        sa.Column("first_seen_at", sa.String(32), nullable=False),
+        sa.Column("last_scanned_at", sa.String(32)),
+        sa.Column("last_scan_id", sa.Integer, sa.ForeignKey("scans.id")),
+        sa.Column("last_error", sa.Text),
+    ]
+
+
+# Columns that schema version 2 added to ``datasets``.
+GRADE_COLUMNS = ("grade", "personal")
+
 datasets = sa.Table(
     "datasets",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("uri", sa.String(2048), nullable=False, unique=True),
-    sa.Column("name", sa.String(512), nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),
-    sa.Column("format", sa.String(64)),
-    sa.Column("fingerprint", sa.Text),
-    sa.Column("sampled_rows", sa.Integer),
-    sa.Column("total_rows", sa.BigInteger),
-    sa.Column("rule_pack_version", sa.String(128)),
-    sa.Column("first_seen_at", sa.String(32), nullable=False),
-    sa.Column("last_scanned_at", sa.String(32)),
-    sa.Column("last_scan_id", sa.Integer, sa.ForeignKey("scans.id")),
-    sa.Column("last_error", sa.Text),
+    *_dataset_columns_v1(),
+    *(sa.Column(name, sa.String(16)) for name in GRADE_COLUMNS),
 )
 columns = sa.Table(
     "columns",
@@ -116,11 +129,48 @@ def _now() -> str:
 
 
 def _create_v1(connection: Connection) -> None:
-    metadata.create_all(connection)
+    """Create the tables of schema version 1, as that version defined them."""
+    version_1 = sa.MetaData()
+    for table in metadata.sorted_tables:
+        if table is datasets:
+            sa.Table(table.name, version_1, *_dataset_columns_v1())
+        else:
+            table.to_metadata(version_1)
+    version_1.create_all(connection)
+
+
+def _add_grades(connection: Connection) -> None:
+    """Add ``grade`` and ``personal`` to datasets and grade the stored ones."""
+    preparer = connection.dialect.identifier_preparer
+    for name in GRADE_COLUMNS:
+        spec = sa.schema.CreateColumn(datasets.c[name]).compile(
+            dialect=connection.dialect
+        )
+        connection.execute(
+            sa.text(f"ALTER TABLE {preparer.quote(datasets.name)} ADD COLUMN {spec}")
+        )
+    ids = connection.execute(sa.select(datasets.c.id)).scalars().all()
+    for dataset_id in ids:
+        _regrade(connection, dataset_id)
 
 
 # Migration n brings the schema from version n-1 to n.
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _add_grades]
+
+
+def _regrade(connection: Connection, dataset_id: int) -> None:
+    """Store the grade that the labels in force on a dataset make."""
+    label_ids = connection.execute(
+        sa.select(labels.c.label_id).where(
+            labels.c.dataset_id == dataset_id, labels.c.state != "rejected"
+        )
+    ).scalars()
+    grade, personal = grade_labels(label_ids)
+    connection.execute(
+        sa.update(datasets)
+        .where(datasets.c.id == dataset_id)
+        .values(grade=grade, personal=personal)
+    )
 
 
 class LocalCatalog(CatalogStore):
@@ -297,7 +347,10 @@ class LocalCatalog(CatalogStore):
                     for column in result.columns
                 ],
             )
-        return self._merge_labels(connection, dataset_id, scan_id, result, now)
+        changes = self._merge_labels(connection, dataset_id, scan_id, result, now)
+        # Graded from the stored labels, which include people's decisions.
+        _regrade(connection, dataset_id)
+        return changes
 
     def _merge_labels(
         self,
@@ -390,6 +443,8 @@ class LocalCatalog(CatalogStore):
                     last_scanned_at=row.last_scanned_at,
                     label_ids=tuple(sorted(by_dataset.get(row.id, ()))),
                     last_error=row.last_error,
+                    grade=row.grade,
+                    personal=row.personal,
                 )
                 for row in rows
             ]
@@ -483,6 +538,7 @@ class LocalCatalog(CatalogStore):
                         **values,
                     )
                 )
+            _regrade(connection, row.id)
 
         self._run(f"recording a decision on {dataset}", work)
 
@@ -534,6 +590,8 @@ def _dataset_view(
         "fingerprint": json.loads(row.fingerprint) if row.fingerprint else {},
         "sampled_rows": row.sampled_rows,
         "total_rows": row.total_rows,
+        "grade": row.grade,
+        "personal": row.personal,
         "first_seen_at": row.first_seen_at,
         "last_scanned_at": row.last_scanned_at,
         "last_error": row.last_error,
