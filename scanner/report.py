@@ -104,7 +104,11 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
     table = Table(title="cardex scan", show_lines=False)
     headings = ("dataset", "grade", "column", "label", "conf.", "evidence", "example")
     for heading in headings:
-        table.add_column(heading, overflow="fold")
+        if heading == "label":
+            # Label ids are what people search for: never cut or fold them.
+            table.add_column(heading, no_wrap=True, min_width=24)
+        else:
+            table.add_column(heading, overflow="fold")
 
     for result in outcome.results:
         rows = [("(dataset)", label) for label in result.labels] + [
@@ -112,11 +116,10 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
         ]
         for column_name, label in rows:
             evidence = label.evidence
-            summary = (
-                f"{evidence.matches}/{evidence.non_null} matched"
-                if evidence.matches
-                else (evidence.signals[0] if evidence.signals else evidence.rule_id)
-            )
+            if evidence.matches and column_name != "(dataset)":
+                summary = f"{evidence.matches}/{evidence.non_null} matched"
+            else:
+                summary = evidence.signals[0] if evidence.signals else evidence.rule_id
             table.add_row(
                 result.name,
                 grade_text(result),
@@ -136,6 +139,6 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
     counts = scan_counts(outcome)
     console.print(
         f"{counts['datasets']} datasets, {counts['failed']} failed; labels "
-        f"{counts['labels_added']} added, {counts['labels_updated']} kept, "
+        f"{counts['labels_added']} added, {counts['labels_updated']} updated, "
         f"{counts['labels_removed']} removed; status {outcome.status}"
     )
