@@ -196,6 +196,26 @@ class LabelRule(_Strict):
         description="Dataset-level rules over several columns; for labels of "
         "scope dataset or both.",
     )
+    object_kinds: tuple[str, ...] = Field(
+        default=(),
+        description="Kinds of object file (image, video, point_cloud, firmware, "
+        "robotics_log) given this dataset label; see classifiers.objects.",
+    )
+    path_hints: NameHints = Field(
+        default=NameHints(),
+        description="Hints matched against the folder and file names of an "
+        "object file; when set, an object needs one to get the label.",
+    )
+    object_confidence: float = Field(
+        default=0.8, ge=0, le=1, description="Confidence of an object label."
+    )
+    face_confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Confidence of the object label once a face is detected in "
+        "an image or video; unset runs no face detector.",
+    )
 
 
 class Thresholds(_Strict):

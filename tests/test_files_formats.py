@@ -516,10 +516,10 @@ def test_truncated_avro_keeps_whole_blocks(tmp_path: Path) -> None:
 # Not tabular, limits and fingerprints
 
 
-def test_png_is_unsupported(tmp_path: Path) -> None:
-    path = tmp_path / "cabin.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
-    with pytest.raises(UnsupportedError, match="PNG image"):
+def test_pdf_is_unsupported(tmp_path: Path) -> None:
+    path = tmp_path / "manual.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + bytes(200))
+    with pytest.raises(UnsupportedError, match="PDF document"):
         sample(path)
 
 

@@ -19,6 +19,9 @@ _LOCAL_HOSTS = frozenset({"", "localhost"})
 class FileConnector(Connector):
     """Connector for local files: Parquet, ORC, Arrow, Avro, JSON and text.
 
+    Images, video, point clouds, firmware images and MCAP logs are datasets of
+    kind ``object``, each sampled as one row that describes the file.
+
     It accepts an existing path, a glob (``*``, ``?``, ``[``) or a ``file://``
     URL. Each file is a dataset, except that a Hive-partitioned folder
     (``dt=2026-01-01/...``) is one dataset.

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import charset_normalizer
 
+from connectors.files.firmware import firmware_format
+from connectors.files.pointclouds import is_pcd_header
 from scanner.errors import EncodingError
 
 # Magic numbers at offset 0, checked in order. Formats in ``_TEXT_LIKE_MAGIC``
@@ -55,6 +57,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x89HDF\r\n\x1a\n", "hdf5"),
     (b"LASF", "las"),
     (b"\x7fELF", "elf"),
+    (b"\x89MCAP0\r\n", "mcap"),
     (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"Rar!\x1a\x07", "rar"),
 )
@@ -105,8 +108,9 @@ def sniff_format(head_bytes: bytes, extension: str, tail: bytes = b"") -> str:
     """Name the format of a file from the first bytes of its content.
 
     Returns one of the names in ``_MAGIC``, ``"arrow_stream"``, a RIFF or
-    MP4 kind, ``"empty"``, ``"json"``, ``"jsonl"``, ``"html"``, ``"xml"``,
-    ``"dbc"``, ``"csv"`` for any other text, or ``"binary"`` for unrecognised
+    MP4 kind, ``"pcd"``, ``"empty"``, ``"json"``, ``"jsonl"``, ``"html"``,
+    ``"xml"``, ``"dbc"``, ``"ihex"`` or ``"srec"`` (firmware records with
+    valid checksums), ``"csv"`` for any other text, or ``"binary"`` for unrecognised
     bytes. ``extension`` (lower case, with its dot) only settles formats
     without a reliable magic number. ``tail``, the last bytes of the content
     when the caller has them, distinguishes an ORC file from text that starts
@@ -118,6 +122,9 @@ def sniff_format(head_bytes: bytes, extension: str, tail: bytes = b"") -> str:
     magic = _magic_format(head_bytes)
     if magic and _magic_wins(magic, head_bytes, tail):
         return magic
+    if is_pcd_header(head_bytes):
+        # A binary PCD file has a text header and binary points.
+        return "pcd"
     if head_bytes.startswith(_ARROW_STREAM_MARKER) and len(head_bytes) >= 8:
         return "arrow_stream"
 
@@ -182,7 +189,7 @@ def _text_format(head: bytes) -> str:
         return "json"
     if _DBC_START.match(text):
         return "dbc"
-    return "csv"
+    return firmware_format(text[:_SNIFF_BYTES]) or "csv"
 
 
 def _structural_text(head: bytes) -> str:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from connectors.files.content import ReadContext
-from connectors.files.readers import sample_file
+from connectors.files.readers import is_object_file, sample_file
 from connectors.files.spread import refining_order, take_spread
 from scanner.errors import DatasetError, DatasetTimeoutError, UsageError
-from scanner.model import DatasetHandle, Fingerprint, Sample
+from scanner.model import DatasetHandle, DatasetKind, Fingerprint, Sample
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +26,24 @@ MAX_FILES = 256
 
 
 class FileDataset(DatasetHandle):
-    """One file read as one dataset."""
+    """One file read as one dataset.
 
-    kind = "file"
+    Its ``kind`` is ``object`` when the content is an image, video, point
+    cloud, firmware image or robotics log, and ``file`` otherwise.
+    """
 
     def __init__(self, path: str, timeout: float) -> None:
         self.uri = os.path.abspath(path)
         self.name = os.path.basename(self.uri)
         self.timeout = timeout
+        self._kind: DatasetKind | None = None
+
+    @property
+    def kind(self) -> DatasetKind:  # type: ignore[override]
+        """``object`` or ``file``, named from the first bytes of the content."""
+        if self._kind is None:
+            self._kind = "object" if is_object_file(self.uri) else "file"
+        return self._kind
 
     def sample(self, rows: int) -> Sample:
         _check_rows(rows)

@@ -27,9 +27,23 @@ from connectors.files.content import (
     LocalFile,
     ReadContext,
     decompress_head,
+    file_extension,
 )
 from connectors.files.detect import sniff_format
 from connectors.files.errors import translate_errors
+from connectors.files.firmware import describe_intel_hex, describe_srec
+from connectors.files.objects import (
+    Describer,
+    describe_bmp,
+    describe_gif,
+    describe_jpeg,
+    describe_mp4,
+    describe_object,
+    describe_png,
+    describe_riff,
+)
+from connectors.files.pointclouds import describe_las, describe_pcd
+from connectors.files.robotics import describe_mcap
 from connectors.files.text import sample_delimited, sample_json
 from scanner.errors import DatasetError, UnreadableFormatError, UnsupportedError
 from scanner.model import Sample
@@ -48,6 +62,27 @@ SAMPLERS: dict[str, Sampler] = {
     "jsonl": lambda source, context: sample_json(source, context, "jsonl"),
 }
 
+# Files described as one object each: format, object kind, describer. The
+# describer reads the format's header; ``None`` records the size only.
+OBJECT_FORMATS: dict[str, tuple[str, Describer | None]] = {
+    "jpeg": ("image", describe_jpeg),
+    "png": ("image", describe_png),
+    "gif": ("image", describe_gif),
+    "bmp": ("image", describe_bmp),
+    "tiff": ("image", None),
+    "webp": ("image", describe_riff),
+    "mp4": ("video", describe_mp4),
+    "avi": ("video", describe_riff),
+    "matroska": ("video", None),
+    "pcd": ("point_cloud", describe_pcd),
+    "las": ("point_cloud", describe_las),
+    "ihex": ("firmware", describe_intel_hex),
+    "srec": ("firmware", describe_srec),
+    "mcap": ("robotics_log", describe_mcap),
+}
+for _format, (_kind, _describer) in OBJECT_FORMATS.items():
+    SAMPLERS[_format] = describe_object(_format, _kind, _describer)
+
 # Bytes at the end of a file given to ``sniff_format``, enough for the end of
 # an ORC postscript.
 _TAIL_BYTES = 16
@@ -59,15 +94,6 @@ _NEEDS_WHOLE_CONTENT = frozenset(
 
 # Recognised formats that are not tables, with the words used in messages.
 NOT_TABULAR: dict[str, str] = {
-    "jpeg": "a JPEG image",
-    "png": "a PNG image",
-    "gif": "a GIF image",
-    "tiff": "a TIFF image",
-    "bmp": "a BMP image",
-    "webp": "a WebP image",
-    "mp4": "an MP4 video",
-    "avi": "an AVI video",
-    "matroska": "a Matroska video",
     "wav": "a WAV audio file",
     "mp3": "an MP3 audio file",
     "flac": "a FLAC audio file",
@@ -80,7 +106,6 @@ NOT_TABULAR: dict[str, str] = {
     "7z": "a 7-Zip archive",
     "rar": "a RAR archive",
     "hdf5": "an HDF5 file",
-    "las": "a LAS point cloud",
     "elf": "an executable",
     "dbc": "a CAN database (DBC)",
 }
@@ -103,6 +128,24 @@ _EXTENSION_FORMATS: dict[str, frozenset[str]] = {
     ".gz": frozenset({"gzip"}),
     ".zst": frozenset({"zstd"}),
 }
+
+
+# Bytes read to tell an object file from a table: enough for every magic
+# number and the first firmware records.
+_KIND_SNIFF_BYTES = 4096
+
+
+def is_object_file(path: str) -> bool:
+    """Tell whether the file at ``path`` is described as one object.
+
+    Unreadable files count as tables, so that sampling reports their error.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_KIND_SNIFF_BYTES)
+    except OSError:
+        return False
+    return sniff_format(head, file_extension(path)) in OBJECT_FORMATS
 
 
 def sample_file(path: str, context: ReadContext) -> Sample:
