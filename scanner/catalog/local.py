@@ -120,7 +120,13 @@ def _is_collision(exc: SQLAlchemyError) -> bool:
     text = str(exc).lower()
     return any(
         marker in text
-        for marker in ("locked", "already exists", "deadlock", "could not serialize")
+        for marker in (
+            "locked",
+            "already exists",
+            "duplicate column",
+            "deadlock",
+            "could not serialize",
+        )
     )
 
 
@@ -142,7 +148,14 @@ def _create_v1(connection: Connection) -> None:
 def _add_grades(connection: Connection) -> None:
     """Add ``grade`` and ``personal`` to datasets and grade the stored ones."""
     preparer = connection.dialect.identifier_preparer
+    # Another scan opening the catalog at the same moment may have added
+    # the columns already.
+    present = {
+        column["name"] for column in sa.inspect(connection).get_columns("datasets")
+    }
     for name in GRADE_COLUMNS:
+        if name in present:
+            continue
         spec = sa.schema.CreateColumn(datasets.c[name]).compile(
             dialect=connection.dialect
         )
