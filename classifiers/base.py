@@ -78,4 +78,8 @@ class Classifier(abc.ABC):
 
     @abc.abstractmethod
     def classify(self, data: ClassificationInput) -> Iterable[Finding]:
-        """Return the findings for ``data``; never raise on odd values."""
+        """Return the findings for ``data``.
+
+        Odd values must not raise. If a classifier raises anyway, the engine
+        records the dataset as failed with reason ``internal``.
+        """

@@ -266,7 +266,7 @@ class RulePackFile(_Strict):
 class RulePack:
     """The merged rules in force for one scan.
 
-    ``lists`` holds the geofences and term lists the user gave for the scan;
+    ``lists`` contains the geofences and term lists the user gave for the scan;
     classifiers read them from here, so their interface stays the rule pack.
     """
 

@@ -3,7 +3,7 @@
 GB/T 43697-2024 sorts data into core, important and general data. cardex
 cannot decide that data is core data; it grades a dataset ``core_candidate``
 when a rule raised ``flag.core_candidate``, so that a person reviews it.
-Separately, ``personal`` tells whether the dataset holds sensitive personal
+Separately, ``personal`` records whether the dataset holds sensitive personal
 information (PIPL art. 28), other personal information, or none.
 """
 

@@ -82,10 +82,11 @@ def test_points_inside_geofence(tmp_path):
         label.evidence.signals
     )
     assert label.evidence.matches == 3
-    assert AREA in by_column["lat"] and AREA in by_column["lon"]
+    assert AREA in by_column["lat"]
+    assert AREA in by_column["lon"]
     assert AREA not in by_column["trip_id"]
 
-    # The evidence never holds a coordinate.
+    # The evidence never contains a coordinate.
     text = json.dumps(label.to_dict(), ensure_ascii=False)
     for value in columns["lat"] + columns["lon"]:
         assert str(value) not in text
@@ -157,7 +158,8 @@ def test_terms_in_values_and_names(tmp_path):
         controlled.signals
     )
     text = json.dumps(labels[CONTROLLED].to_dict(), ensure_ascii=False)
-    assert "XK-2099-001" not in text and "示例专项" not in text
+    assert "XK-2099-001" not in text
+    assert "示例专项" not in text
     assert controlled.masked_examples
 
     exported = labels[EXPORT].evidence

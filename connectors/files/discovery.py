@@ -63,7 +63,7 @@ class _Walk:
     options: DiscoveryOptions
     # Real paths of the folders walked so far, so a symlink loop ends.
     visited: set[str] = field(default_factory=set)
-    # Globs from .cardexignore files, by the folder that holds them.
+    # Globs from .cardexignore files, keyed by the folder that contains them.
     ignore_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def ignored_by_file(self, path: str, is_dir: bool) -> bool:
