@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from scanner.errors import MissingExtraError
@@ -54,8 +54,19 @@ def load_cv2() -> Any:
     return cv2
 
 
-@cache
+# One detector per thread: a CascadeClassifier used from two threads at once
+# miscounts or raises, and the scan classifies datasets in several threads.
+_local = threading.local()
+
+
 def _detector() -> Any:
+    detector = getattr(_local, "detector", None)
+    if detector is None:
+        detector = _local.detector = _load_detector()
+    return detector
+
+
+def _load_detector() -> Any:
     cv2 = load_cv2()
     path = os.path.join(cv2.data.haarcascades, _CASCADE)
     detector = cv2.CascadeClassifier(path)
@@ -111,6 +122,14 @@ def _video_frames(path: str) -> list[Any]:
         return frames
     finally:
         capture.release()
+
+
+def faces_in_frame(frame: Any) -> int:
+    """Count faces in one decoded frame (an OpenCV BGR image array).
+
+    Raises ``MissingExtraError`` without OpenCV.
+    """
+    return _faces_in(_detector(), frame)
 
 
 def _faces_in(detector: Any, frame: Any) -> int:

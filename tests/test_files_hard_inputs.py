@@ -250,11 +250,13 @@ BO_ 256 VehicleSpeed: 8 ECU
     [DBC, DBC.replace("NS_ :\n\tNS_DESC_\n\tCM_\n\nBS_:\n\n", "")],
     ids=["with new symbols", "nodes first"],
 )
-def test_can_database_is_unsupported(tmp_path: Path, text: str) -> None:
+def test_can_database_is_described(tmp_path: Path, text: str) -> None:
     path = tmp_path / "vehicle.dbc"
     path.write_text(text)
-    with pytest.raises(UnsupportedError, match=r"CAN database \(DBC\)"):
-        sample(path)
+    result = sample(path)
+    assert result.format == "dbc"
+    assert result.table.column("object_kind")[0].as_py() == "can_database"
+    assert "VehicleSpeed.Speed" in result.table.column_names
 
 
 @pytest.mark.parametrize(

@@ -1,17 +1,22 @@
-"""Describe point cloud files from their headers: PCD and LAS.
+"""Describe point cloud files from their headers: PCD, LAS and LAZ.
 
 Only headers are read. For binary PCD and for LAS the declared point count
 times the point size is checked against the file size, so a truncated file
-raises ``UnreadableFormatError`` without reading its points.
+raises ``UnreadableFormatError`` without reading its points. A LAZ file
+(LAS with compressed points) is opened with ``laspy`` and ``lazrs``, which
+read the header, the variable-length records and the chunk table, not the
+compressed points.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 from typing import TYPE_CHECKING
 
-from connectors.files.objects import ObjectFields, corrupt, read_exact
+from connectors.files.objects import ObjectFields, corrupt, import_extra, read_exact
+from connectors.files.robotics import CountingStream
 
 if TYPE_CHECKING:
     from connectors.files.content import ByteSource, ReadContext
@@ -32,6 +37,8 @@ _LAS_POINT_OFFSET = 96
 _LAS_POINT_FORMAT = 104
 _LAS_14_COUNT = 247
 _LAS_14_HEADER = 375
+# Bit 7 of the point data format id marks compressed (LAZ) points.
+LAZ_FORMAT_BIT = 0x80
 
 # Fields of each LAS point data record format, after the common ones.
 _LAS_COMMON = ("x", "y", "z", "intensity", "classification")
@@ -140,3 +147,55 @@ def describe_las(source: ByteSource, context: ReadContext) -> ObjectFields:
     context.note(f"LAS version {major}.{minor}, point data format {point_format}")
     fields = _LAS_COMMON + _LAS_EXTRA[point_format]
     return {"point_count": count, "point_fields": ",".join(fields)}
+
+
+def is_laz_header(head: bytes) -> bool:
+    """Tell whether a LAS header marks its points as compressed (LAZ)."""
+    return len(head) > _LAS_POINT_FORMAT and bool(
+        head[_LAS_POINT_FORMAT] & LAZ_FORMAT_BIT
+    )
+
+
+def describe_laz(source: ByteSource, context: ReadContext) -> ObjectFields:
+    """Read the point count, format and bounds presence of a LAZ file."""
+    laspy = import_extra("laspy", "laspy", "lidar", "Reading a LAZ header")
+    import_extra("lazrs", "lazrs", "lidar", "Reading a LAZ header")
+    _check_laz_chunk_table(source, context)
+    stream = io.BufferedReader(CountingStream(source), buffer_size=8192)
+    try:
+        with laspy.open(stream, closefd=False) as reader:
+            header = reader.header
+            count = int(header.point_count)
+            point_format = int(header.point_format.id)
+            names = list(header.point_format.dimension_names)
+            bounded = any(header.mins) or any(header.maxs)
+            version = f"{header.version.major}.{header.version.minor}"
+    except Exception as exc:  # noqa: BLE001 - laspy and lazrs raise many types
+        what = f"the LAZ header or chunk table is invalid ({type(exc).__name__})"
+        raise corrupt(source, context, what) from None
+    finally:
+        stream.raw.release()  # type: ignore[attr-defined]
+    context.note(f"LAZ version {version}, point data format {point_format}")
+    # The bounds are coordinates, so the row records only whether they are set.
+    return {
+        "point_count": count,
+        "point_fields": ",".join(names),
+        "has_bounds": bounded,
+    }
+
+
+def _check_laz_chunk_table(source: ByteSource, context: ReadContext) -> None:
+    """Check that the LAZ chunk table offset points inside the file.
+
+    LASzip writes the offset of its chunk table as the first 8 bytes of the
+    point data and the table at the end, so a cut file loses the table.
+    """
+    header = read_exact(source, context, 0, _LAS_MIN_HEADER, "LAS header")
+    (point_offset,) = struct.unpack_from("<I", header, _LAS_POINT_OFFSET)
+    raw = read_exact(source, context, point_offset, 8, "LAZ chunk table offset")
+    table_offset = int.from_bytes(raw, "little", signed=True)
+    if table_offset == -1:
+        return  # written by a streaming writer; laspy finds the table itself
+    if not point_offset + 8 <= table_offset < source.size:
+        what = f"the LAZ chunk table offset {table_offset} is outside the file"
+        raise corrupt(source, context, what)

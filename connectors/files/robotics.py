@@ -12,7 +12,15 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from connectors.files.objects import ObjectFields, corrupt
+import pyarrow as pa
+
+from connectors.files.objects import (
+    TOPIC_CHANNEL,
+    Channel,
+    ObjectDescription,
+    ObjectFields,
+    corrupt,
+)
 from scanner.errors import MissingExtraError
 
 if TYPE_CHECKING:
@@ -33,7 +41,7 @@ def require_mcap() -> Any:
     return mcap.reader
 
 
-class _CountingStream(io.RawIOBase):
+class CountingStream(io.RawIOBase):
     """A file object that counts the bytes read through it as read from disk."""
 
     def __init__(self, source: ByteSource) -> None:
@@ -67,8 +75,10 @@ class _CountingStream(io.RawIOBase):
         self.inner.close()
 
 
-def describe_mcap(source: ByteSource, context: ReadContext) -> ObjectFields:
-    """List the topics and message types of an MCAP log.
+def describe_mcap(
+    source: ByteSource, context: ReadContext
+) -> ObjectFields | ObjectDescription:
+    """List the topics, message types and message counts of an MCAP log.
 
     Without the ``mcap`` package the row has the format and size only, and a
     note carries the ``MissingExtraError`` message.
@@ -79,7 +89,7 @@ def describe_mcap(source: ByteSource, context: ReadContext) -> ObjectFields:
         context.note(f"topics not listed: {exc}")
         return {}
 
-    stream = _CountingStream(source)
+    stream = CountingStream(source)
     try:
         summary = reader_module.make_reader(stream).get_summary()
     except Exception as exc:  # noqa: BLE001 - mcap raises several error types
@@ -87,9 +97,12 @@ def describe_mcap(source: ByteSource, context: ReadContext) -> ObjectFields:
         raise corrupt(source, context, what) from exc
     finally:
         stream.release()
+    counts: dict[int, int] = {}
     if summary is not None:
         channels = list(summary.channels.values())
         schemas = {key: schema.name for key, schema in summary.schemas.items()}
+        if summary.statistics is not None:
+            counts = dict(summary.statistics.channel_message_counts)
     else:
         channels, schemas = _scan_start(source, context)
     if not channels and summary is None:
@@ -97,7 +110,29 @@ def describe_mcap(source: ByteSource, context: ReadContext) -> ObjectFields:
 
     topics = sorted({channel.topic for channel in channels})
     types = sorted({schemas.get(channel.schema_id, "") for channel in channels} - {""})
-    return {"topics": ",".join(topics), "message_types": ",".join(types)}
+    fields: ObjectFields = {
+        "topics": ",".join(topics),
+        "message_types": ",".join(types),
+        "channel_count": len(topics),
+        "message_count": sum(counts.values()) if counts else None,
+    }
+    streams = [
+        topic_channel(
+            channel.topic,
+            schemas.get(channel.schema_id, ""),
+            counts.get(channel.id),
+        )
+        for channel in channels
+    ]
+    return ObjectDescription(fields, streams)
+
+
+def topic_channel(topic: str, message_type: str, count: int | None) -> Channel:
+    """Return the channel column of one topic of a robotics log."""
+    source_type = f"{TOPIC_CHANNEL}: {message_type or 'unknown type'}"
+    if count is not None:
+        source_type += f", {count} messages"
+    return Channel(f"topics.{topic}", pa.string(), source_type)
 
 
 def _scan_start(
