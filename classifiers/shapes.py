@@ -170,6 +170,68 @@ def cve_id(values: pa.Array) -> np.ndarray:
     return _regex(values, r"(?i)\bCVE-\d{4}-\d{4,}\b")
 
 
+# Well-known text (ISO 19125-1 / OGC Simple Features) geometries, optionally
+# with a PostGIS EWKT ``SRID=n;`` prefix. A coordinate is 2 to 4 numbers.
+_NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+_WKT_TYPES = (
+    r"(MULTI)?(POINT|LINESTRING|POLYGON)|GEOMETRYCOLLECTION|"
+    r"CIRCULARSTRING|COMPOUNDCURVE|CURVEPOLYGON|TRIANGLE|TIN|POLYHEDRALSURFACE"
+)
+_WKT_START = rf"(?i)^(SRID=\d+;)?\s*({_WKT_TYPES})\s*"
+_WKT_BODY = rf"\(\s*\(*\s*{_NUMBER}(\s+{_NUMBER}){{1,3}}"
+# A 3D geometry is tagged Z or ZM, or its first coordinate has three numbers
+# (EWKT ``POINT(x y z)``). Without a tag, a fourth number could be M rather
+# than Z, so an untagged 4-number coordinate is not counted.
+_WKT_Z_TAGGED = rf"{_WKT_START}(Z|ZM)\s*\("
+_XYZ = rf"{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}"
+_WKT_THREE_NUMBERS = rf"{_WKT_START}\(\s*\(*\s*{_XYZ}\s*[,)]"
+# Hex-encoded WKB or PostGIS EWKB (ISO 19125-1 clause 8): a byte-order byte
+# (00 big-endian, 01 little-endian), then the geometry type as a 32-bit
+# integer. 3D types are ISO 1001-1007 (Z) and 3001-3007 (ZM), or EWKB types
+# with the 0x80000000 Z flag, optionally with the 0x20000000 SRID flag.
+_WKB_Z_LITTLE = r"01(e[9a-f]030000|b[9a-f]0b0000|0[1-7]0000[8ae]0)"
+_WKB_Z_BIG = r"00(000003e[9a-f]|00000bb[9a-f]|[8ae]000000[1-7])"
+_WKB_HEX_Z = rf"(?i)^({_WKB_Z_LITTLE}|{_WKB_Z_BIG})([0-9a-f]{{2}})+$"
+# The shortest 3D WKB geometry, a point, is 29 bytes (58 hex digits).
+_WKB_MIN_HEX_DIGITS = 58
+
+
+def wkt_geometry(values: pa.Array) -> np.ndarray:
+    """Match WKT or EWKT geometries of any dimension (``LINESTRING (1 2, 3 4)``)."""
+    return _regex(values, _WKT_START + r"(Z|M|ZM)?\s*" + _WKT_BODY)
+
+
+def geometry_3d(values: pa.Array) -> np.ndarray:
+    """Match geometries with three-dimensional coordinates.
+
+    Accepts WKT with a Z or ZM tag (``LINESTRING Z (x y z, ...)``), EWKT
+    whose first coordinate has three numbers, and hex-encoded WKB or EWKB of
+    a 3D type. The third number is an altitude for survey and map data.
+    """
+    tagged = _regex(values, _WKT_Z_TAGGED) & wkt_geometry(values)
+    three = _regex(values, _WKT_THREE_NUMBERS)
+    long_enough = pc.greater_equal(pc.binary_length(values), _WKB_MIN_HEX_DIGITS)
+    wkb = _regex(values, _WKB_HEX_Z) & pc.fill_null(long_enough, False).to_numpy(
+        zero_copy_only=False
+    )
+    return tagged | three | wkb
+
+
+# A point array in JSON: a list of 3 to 5 numbers per point (x, y, z and
+# intensity, ring or time), at least this many points. Fewer points are more
+# often a box (8 corners) or a polygon than a sweep.
+MIN_POINTS_IN_ARRAY = 16
+_JSON_POINT = rf"\[\s*{_NUMBER}(\s*,\s*{_NUMBER}){{2,4}}\s*\]"
+_JSON_POINT_ARRAY = (
+    rf"^\[\s*{_JSON_POINT}(\s*,\s*{_JSON_POINT}){{{MIN_POINTS_IN_ARRAY - 1},}}\s*\]$"
+)
+
+
+def point_array_json(values: pa.Array) -> np.ndarray:
+    """Match JSON arrays of points: ``[[x, y, z, i], ...]`` with 16 or more points."""
+    return _regex(values, _JSON_POINT_ARRAY)
+
+
 # Province-level divisions of GB/T 2260, by their short Chinese names and
 # their pinyin, for region columns that hold names rather than codes.
 _PROVINCES_ZH = [
@@ -281,6 +343,9 @@ SHAPES: dict[str, Validator] = {
     "vin_european": vin_european,
     "phone_shape": phone_shape,
     "iban_shape": iban_shape,
+    "wkt_geometry": wkt_geometry,
+    "geometry_3d": geometry_3d,
+    "point_array_json": point_array_json,
 }
 
 

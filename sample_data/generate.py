@@ -1774,6 +1774,173 @@ def write_production(out: Path, rng: random.Random) -> list[Truth]:
     ]
 
 
+CONDITION_VEHICLES = 6
+CONDITION_SAMPLES = 60
+FAULT_CODES = ("", "", "", "", "P0A80", "U0100", "C1234", "B1A00")
+SERVICE_VISITS = 80
+SERVICE_TYPES = ("首保", "常规保养", "故障维修", "钣喷", "召回检修")
+WKT_LANES = 40
+WKT_POINTS_PER_LANE = 12
+POI_COUNT = 60
+POI_KINDS = ("充电站", "加油站", "停车场", "4S店", "服务区")
+JSON_SWEEPS = 24
+JSON_POINTS_PER_SWEEP = 48
+BOX_LABELS = 60
+OBJECT_CLASSES = ("car", "truck", "pedestrian", "cyclist", "cone")
+
+
+def write_vehicle_condition(
+    out: Path, fleet: Sequence[Vehicle], rng: random.Random
+) -> list[Truth]:
+    """Write a 1 Hz TSP condition stream and a service log as its close negative."""
+    rows: dict[str, list[Any]] = {
+        "vin": [], "ts": [], "speed_kmh": [], "soc_pct": [], "door_lock_state": [],
+        "tyre_pressure_fl_kpa": [], "fault_code": [],
+    }  # fmt: skip
+    for vehicle in fleet[200 : 200 + CONDITION_VEHICLES]:
+        start = random_time(rng, IMPORTANT_DAY.date())
+        soc = rng.uniform(40, 95)
+        for second in range(CONDITION_SAMPLES):
+            soc -= rng.uniform(0, 0.02)
+            rows["vin"].append(vehicle.vin)
+            rows["ts"].append(start + dt.timedelta(seconds=second))
+            rows["speed_kmh"].append(round(rng.uniform(0, 90), 1))
+            rows["soc_pct"].append(round(soc, 2))
+            rows["door_lock_state"].append(rng.choice(("locked", "locked", "unlocked")))
+            rows["tyre_pressure_fl_kpa"].append(rng.randint(228, 252))
+            rows["fault_code"].append(rng.choice(FAULT_CODES))
+    schema = pa.schema([
+        ("vin", pa.string()), ("ts", pa.timestamp("s")), ("speed_kmh", pa.float64()),
+        ("soc_pct", pa.float64()), ("door_lock_state", pa.string()),
+        ("tyre_pressure_fl_kpa", pa.int16()), ("fault_code", pa.string()),
+    ])  # fmt: skip
+    table = pa.Table.from_pydict(rows, schema=schema)
+    write_parquet(out / "important/vehicle_condition.parquet", table, 120)
+    condition_columns = dict.fromkeys(rows, [])
+    condition_columns["vin"] = ["pi.vin"]
+
+    # Close negative: a service visit has an odometer reading and a fault
+    # code, but no driving signal and no stream of readings.
+    visits = []
+    for index in range(SERVICE_VISITS):
+        visits.append((
+            f"SV{610000 + index}", rng.choice(fleet).vin,
+            f"2026-01-{rng.randint(1, 28):02d}", rng.randint(3000, 160000),
+            rng.choice(FAULT_CODES), rng.choice(SERVICE_TYPES),
+            f"{rng.uniform(200, 4800):.2f}",
+        ))  # fmt: skip
+    header = (
+        "visit_id", "vin", "visit_date", "odometer_km", "fault_code", "service_type",
+        "cost_cny",
+    )  # fmt: skip
+    write_csv(out / "service/service_visits.csv", header, visits, "utf-8")
+    visit_columns = dict.fromkeys(header, [])
+    visit_columns["vin"] = ["pi.vin"]
+    return [
+        dataset(
+            "important/vehicle_condition.parquet",
+            condition_columns,
+            ["imp.connected_operation.remote_control"],
+        ),
+        dataset("service/service_visits.csv", visit_columns),
+    ]
+
+
+def wkt_number(value: float, decimals: int) -> str:
+    return f"{value:.{decimals}f}"
+
+
+def write_wkt_geometry(out: Path, rng: random.Random) -> list[Truth]:
+    """Write lane centre lines as LINESTRING Z, and 2D points of interest."""
+    lanes = []
+    for lane in range(WKT_LANES):
+        lon, lat, alt = 121.4737 + lane * 0.0004, 31.2304, 4.0 + lane * 0.01
+        coordinates = []
+        for _ in range(WKT_POINTS_PER_LANE):
+            lon += rng.uniform(0.00001, 0.00002)
+            lat += rng.uniform(0.00001, 0.00002)
+            alt += rng.uniform(-0.03, 0.03)
+            coordinates.append(
+                f"{wkt_number(lon, 8)} {wkt_number(lat, 8)} {wkt_number(alt, 3)}"
+            )
+        lanes.append((
+            f"L{lane + 1:04d}", f"R{lane // 8 + 1:03d}",
+            rng.choice(("driving", "driving", "bus", "emergency")),
+            f"LINESTRING Z ({', '.join(coordinates)})",
+        ))  # fmt: skip
+    header = ("lane_id", "road_id", "lane_type", "centerline_wkt")
+    write_csv(out / "important/lane_centerlines.csv", header, lanes, "utf-8")
+
+    # Close negative: points of interest in 2D, with no altitude.
+    cities = list(CITIES.values())
+    pois = []
+    for index in range(POI_COUNT):
+        city = rng.choice(cities)
+        lon = city.lon + rng.uniform(-0.2, 0.2)
+        lat = city.lat + rng.uniform(-0.2, 0.2)
+        kind = rng.choice(POI_KINDS)
+        pois.append((
+            f"POI{9100 + index}", f"{city.name}{kind}{index % 9 + 1:02d}", kind,
+            rng.choice(ROADS), f"POINT ({lon:.6f} {lat:.6f})",
+        ))  # fmt: skip
+    poi_header = ("poi_id", "poi_name", "category", "road_name", "geom_wkt")
+    write_csv(out / "reference/poi_locations.csv", poi_header, pois, "utf-8")
+    return [
+        dataset(
+            "important/lane_centerlines.csv",
+            dict.fromkeys(header, []),
+            ["imp.driving_automation.geodata", "flag.surveying"],
+        ),
+        dataset("reference/poi_locations.csv", dict.fromkeys(poi_header, [])),
+    ]
+
+
+def json_points(points: np.ndarray) -> str:
+    return json.dumps([[round(float(v), 3) for v in point] for point in points])
+
+
+def write_json_point_arrays(out: Path, seed: int) -> list[Truth]:
+    """Write lidar sweeps as JSON point arrays, and 3D boxes as a close negative."""
+    generator = np.random.default_rng(seed)
+    start = IMPORTANT_DAY + dt.timedelta(hours=9)
+    sweeps = []
+    for index in range(JSON_SWEEPS):
+        xyz = generator.uniform((-50, -50, -2), (50, 50, 5), (JSON_POINTS_PER_SWEEP, 3))
+        intensity = generator.uniform(0, 1, (JSON_POINTS_PER_SWEEP, 1))
+        sweeps.append((
+            index + 1, "lidar_top", iso(start + dt.timedelta(milliseconds=100 * index)),
+            json_points(np.hstack([xyz, intensity])),
+        ))  # fmt: skip
+    header = ("sweep_id", "sensor", "captured_at", "points")
+    write_csv(out / "important/lidar_sweeps.csv", header, sweeps, "utf-8")
+
+    # Close negative: annotated 3D boxes, 8 corners each, are not a sweep.
+    boxes = []
+    for index in range(BOX_LABELS):
+        centre = generator.uniform((-40, -40, 0), (40, 40, 1))
+        half = generator.uniform((0.5, 0.5, 0.5), (2.5, 1.2, 1.6))
+        signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
+        boxes.append((
+            f"BOX{index + 1:05d}", index // 6 + 1, pick_in_turn(OBJECT_CLASSES, index),
+            json_points(centre + signs * half),
+        ))  # fmt: skip
+    box_header = ("box_id", "frame_id", "object_class", "corner_points")
+    write_csv(out / "important/box_labels.csv", box_header, boxes, "utf-8")
+    return [
+        dataset(
+            "important/lidar_sweeps.csv",
+            dict.fromkeys(header, []),
+            ["imp.driving_automation.point_cloud", "flag.surveying"],
+        ),
+        dataset("important/box_labels.csv", dict.fromkeys(box_header, [])),
+    ]
+
+
+def pick_in_turn(options: Sequence[str], index: int) -> str:
+    """Pick options in turn, so that no random draw is needed."""
+    return options[index % len(options)]
+
+
 def write_important(out: Path, fleet: Sequence[Vehicle]) -> list[Truth]:
     return [
         *write_charging(out, seeded("charging")),
@@ -1783,7 +1950,225 @@ def write_important(out: Path, fleet: Sequence[Vehicle]) -> list[Truth]:
         *write_lidar(out, seed=20260105),
         *write_software(out, seeded("software")),
         *write_production(out, seeded("production")),
+        *write_vehicle_condition(out, fleet, seeded("vehicle_condition")),
+        *write_wkt_geometry(out, seeded("wkt_geometry")),
+        *write_json_point_arrays(out, seed=20260106),
     ]
+
+
+# ---------------------------------------------------------------------------
+# objects/: camera frames, a point cloud, a robotics log and firmware
+# ---------------------------------------------------------------------------
+
+IMAGE_WIDTH, IMAGE_HEIGHT = 320, 240
+JPEG_QUALITY = 85
+# Face drawing, in pixels: the OpenCV 4 frontal-face Haar cascade finds this
+# synthetic face (dark brows and eyes over a light oval, a dark hairline),
+# which a test of the lake checks.
+FACE_SIZE = 70
+PCD_POINTS = 400
+MCAP_MESSAGES = 20
+HEX_RECORDS = 24
+FRAME_ROWS = 12
+
+
+def draw_face(image: np.ndarray, cx: int, cy: int) -> None:
+    """Draw a frontal face with a body, blurred so that edges look photographic."""
+    import cv2
+
+    size = FACE_SIZE
+
+    def at(dx: float, dy: float) -> tuple[int, int]:
+        return cx + int(size * dx), cy + int(size * dy)
+
+    def axes(ax: float, ay: float) -> tuple[int, int]:
+        return int(size * ax), int(size * ay)
+
+    height = image.shape[0]
+    cv2.rectangle(image, at(-0.43, 0.5), (cx + 30, height - 20), (60, 40, 30), -1)
+    cv2.ellipse(image, (cx, cy), axes(0.42, 0.55), 0, 0, 360, (150, 175, 215), -1)
+    for side in (-1, 1):
+        brow, eye = at(side * 0.18, -0.2), at(side * 0.18, -0.1)
+        cv2.ellipse(image, brow, axes(0.11, 0.03), 0, 0, 360, (40, 40, 40), -1)
+        cv2.ellipse(image, eye, axes(0.09, 0.05), 0, 0, 360, (30, 30, 30), -1)
+    cv2.ellipse(image, at(0, 0.12), axes(0.06, 0.03), 0, 0, 360, (110, 120, 140), -1)
+    cv2.ellipse(image, at(0, 0.3), axes(0.14, 0.04), 0, 0, 360, (60, 60, 90), -1)
+    cv2.ellipse(image, at(0, -0.45), axes(0.45, 0.2), 0, 0, 360, (30, 30, 30), -1)
+    blurred = cv2.GaussianBlur(image, (0, 0), size * 0.03)
+    region = np.zeros(image.shape[:2], np.uint8)
+    cv2.circle(region, (cx, cy), size, 255, -1)
+    image[region > 0] = blurred[region > 0]
+
+
+def street_jpeg(generator: np.random.Generator, face: bool) -> bytes:
+    """Draw a street seen by a front camera (sky, shop fronts, road, lane lines)."""
+    import cv2
+
+    image = np.zeros((IMAGE_HEIGHT, IMAGE_WIDTH, 3), np.uint8)
+    image[:90] = (205, 175, 130)
+    image[90:150] = (75, 72, 80)
+    image[150:] = (105, 105, 105)
+    for x in range(20, IMAGE_WIDTH, 80):
+        cv2.line(image, (x, 230), (x + 30, 160), (235, 235, 235), 3)
+    for _ in range(6):
+        left = int(generator.integers(0, IMAGE_WIDTH - 40))
+        cv2.rectangle(image, (left, 95), (left + 30, 130), (60, 110, 150), -1)
+    if face:
+        draw_face(image, IMAGE_WIDTH // 2, 118)
+    return jpeg_bytes(image)
+
+
+def cabin_jpeg(generator: np.random.Generator) -> bytes:
+    """Draw a dark cabin seen by a driver-monitoring camera (seat and wheel)."""
+    import cv2
+
+    image = np.full((IMAGE_HEIGHT, IMAGE_WIDTH, 3), 40, np.uint8)
+    noise = generator.integers(0, 12, image.shape, dtype=np.uint8)
+    image = cv2.add(image, noise)
+    cv2.rectangle(image, (90, 60), (230, 240), (55, 55, 60), -1)
+    cv2.circle(image, (160, 210), 60, (20, 20, 20), 8)
+    return jpeg_bytes(image)
+
+
+def jpeg_bytes(image: np.ndarray) -> bytes:
+    import cv2
+
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise RuntimeError("OpenCV could not encode a JPEG image")
+    return bytes(encoded.tobytes())
+
+
+def pcd_text(generator: np.random.Generator) -> str:
+    """Write an ASCII PCD v0.7 point cloud with x, y, z and intensity."""
+    points = generator.uniform((-40, -40, -2, 0), (40, 40, 4, 1), (PCD_POINTS, 4))
+    header = (
+        "# .PCD v0.7 - Point Cloud Data file format\n"
+        "VERSION 0.7\nFIELDS x y z intensity\nSIZE 4 4 4 4\nTYPE F F F F\n"
+        f"COUNT 1 1 1 1\nWIDTH {PCD_POINTS}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\n"
+        f"POINTS {PCD_POINTS}\nDATA ascii\n"
+    )
+    body = "".join(" ".join(f"{v:.3f}" for v in point) + "\n" for point in points)
+    return header + body
+
+
+def intel_hex_record(kind: int, address: int, data: bytes) -> str:
+    """Format one Intel HEX record, whose checksum is the two's complement sum."""
+    payload = bytes([len(data), address >> 8, address & 0xFF, kind]) + data
+    checksum = (-sum(payload)) & 0xFF
+    return ":" + (payload + bytes([checksum])).hex().upper()
+
+
+def intel_hex_text(generator: np.random.Generator) -> str:
+    """Write a small ECU image in Intel HEX: base address, data, end record."""
+    lines = [intel_hex_record(4, 0, b"\x08\x00")]
+    for index in range(HEX_RECORDS):
+        data = generator.integers(0, 256, 16, dtype=np.uint8).tobytes()
+        lines.append(intel_hex_record(0, index * 16, data))
+    lines.append(intel_hex_record(1, 0, b""))
+    return "\n".join(lines) + "\n"
+
+
+def mcap_bytes(rng: random.Random) -> bytes:
+    """Write an MCAP log with a front camera topic and a GNSS topic (JSON)."""
+    from mcap.writer import Writer
+
+    buffer = io.BytesIO()
+    writer = Writer(buffer)
+    writer.start(profile="", library="cardex sample lake")
+    camera_schema = writer.register_schema(
+        name="CompressedImage", encoding="jsonschema", data=b'{"type": "object"}'
+    )
+    gps_schema = writer.register_schema(
+        name="NavSatFix", encoding="jsonschema", data=b'{"type": "object"}'
+    )
+    camera = writer.register_channel("/camera/front/compressed", "json", camera_schema)
+    gps = writer.register_channel("/gnss/fix", "json", gps_schema)
+    start_ns = int(IMPORTANT_DAY.replace(tzinfo=dt.UTC).timestamp()) * 10**9
+    lat, lon = 31.2304, 121.4737
+    for index in range(MCAP_MESSAGES):
+        when = start_ns + index * 100_000_000
+        lat += rng.uniform(0.00001, 0.00003)
+        lon += rng.uniform(0.00001, 0.00003)
+        fix = {"latitude": round(lat, 7), "longitude": round(lon, 7), "altitude": 4.2}
+        frame = {"format": "jpeg", "frame": index}
+        writer.add_message(gps, when, json.dumps(fix).encode(), when)
+        writer.add_message(camera, when, json.dumps(frame).encode(), when)
+    writer.finish()
+    return buffer.getvalue()
+
+
+def write_object(out: Path, key: str, content: bytes) -> list[str]:
+    """Write an object file; return the columns of the row cardex describes it by.
+
+    The row's columns depend on what cardex reads from each format, so they
+    are taken from cardex's file connector rather than listed here.
+    """
+    from connectors.base import DiscoveryOptions
+    from connectors.files import FileConnector
+
+    path = out / key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    (handle,) = FileConnector().discover(str(path), DiscoveryOptions())
+    return list(handle.sample(1).table.column_names)
+
+
+def object_column_truth(column: str) -> list[str]:
+    """Return the labels of one column of an object row.
+
+    A robotics log's row may have a column per topic; the GNSS topic's column
+    is a vehicle track.
+    """
+    return ["spi.location"] if "/gnss/" in column else []
+
+
+def write_objects(out: Path, seed: int) -> list[Truth]:
+    """Write object files: camera frames with and without a face, and others."""
+    generator = np.random.default_rng(seed)
+    exterior = ["imp.driving_automation.exterior_media"]
+    point_cloud = ["imp.driving_automation.point_cloud", "flag.surveying"]
+    files: list[tuple[str, bytes, list[str]]] = [
+        ("objects/adas/front_cam/frame_0001.jpg", street_jpeg(generator, True),
+         exterior),
+        ("objects/adas/rear_cam/frame_0002.jpg", street_jpeg(generator, False),
+         exterior),
+        # Close negative: a face in a photo that no path ties to a camera.
+        ("objects/marketing/showroom_0003.jpg", street_jpeg(generator, True), []),
+        ("objects/dms/cabin/frame_0004.jpg", cabin_jpeg(generator),
+         ["spi.cabin_media"]),
+        ("objects/lidar/sweep_0001.pcd", pcd_text(generator).encode(), point_cloud),
+        # The GNSS topic is a vehicle track; the camera topic is named "front".
+        ("objects/logs/drive_0001.mcap", mcap_bytes(seeded("mcap")),
+         ["spi.location", *exterior]),
+        ("objects/ecu/bcm_v3.hex", intel_hex_text(generator).encode(),
+         ["imp.software_upgrade.ota"]),
+    ]  # fmt: skip
+    truth = []
+    for key, content, labels in files:
+        columns = write_object(out, key, content)
+        truth.append(dataset(key, {c: object_column_truth(c) for c in columns}, labels))
+    truth.append(write_camera_frames(out, generator))
+    return truth
+
+
+def write_camera_frames(out: Path, generator: np.random.Generator) -> Truth:
+    """Write a Parquet table whose binary column contains front-camera JPEG frames."""
+    start = np.datetime64("2026-01-05T09:00:00", "ms")
+    # Every third frame shows a pedestrian's face.
+    frames = [street_jpeg(generator, index % 3 == 0) for index in range(FRAME_ROWS)]
+    offsets = np.arange(FRAME_ROWS) * np.timedelta64(100, "ms")
+    table = pa.table({
+        "frame_id": pa.array(np.arange(FRAME_ROWS, dtype=np.int32)),
+        "captured_at": pa.array(start + offsets),
+        "front_cam_jpeg": pa.array(frames, pa.binary()),
+    })  # fmt: skip
+    write_parquet(out / "objects/adas/camera_frames.parquet", table, row_group_size=6)
+    return dataset(
+        "objects/adas/camera_frames.parquet",
+        dict.fromkeys(table.column_names, []),
+        ["imp.driving_automation.exterior_media"],
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1832,6 +2217,7 @@ def generate(outdir: Path) -> list[Truth]:
         write_contacts(outdir, factory("contacts")),
         write_drivers(outdir, factory("drivers")),
         *write_important(outdir, fleet),
+        *write_objects(outdir, seed=20260107),
     ]
     text = json.dumps({"datasets": truth}, ensure_ascii=False, indent=2) + "\n"
     (outdir / "truth.json").write_bytes(text.encode("utf-8"))

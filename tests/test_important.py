@@ -1,6 +1,7 @@
 """Important-data dataset labels from the rule pack's composite rules."""
 
 import datetime as dt
+import json
 import random
 
 import pyarrow as pa
@@ -9,7 +10,7 @@ import pytest
 from classifiers.important import ImportantDataClassifier
 from classifiers.pipeline import classify_sample
 from classifiers.rulepack import load_rule_pack
-from classifiers.shapes import cve_id
+from classifiers.shapes import cve_id, geometry_3d, point_array_json, wkt_geometry
 from scanner.errors import RulePackError
 from scanner.model import Sample
 from scanner.plugins import CLASSIFIERS, load_plugins
@@ -182,6 +183,106 @@ def supply_plan(rng):
     }
 
 
+def vehicle_condition(rng):
+    return {
+        "vin": [VIN] * ROWS,
+        "ts": [START + dt.timedelta(seconds=i) for i in range(ROWS)],
+        "speed_kmh": floats(rng, 0, 90, 1),
+        "soc_pct": floats(rng, 20, 90, 1),
+        "door_lock_state": [rng.choice(["locked", "unlocked"]) for _ in range(ROWS)],
+        "tyre_pressure_kpa": [rng.randint(220, 250) for _ in range(ROWS)],
+    }
+
+
+def condition_with_two_signals(rng):
+    columns = vehicle_condition(rng)
+    del columns["soc_pct"]
+    del columns["tyre_pressure_kpa"]
+    return columns
+
+
+def service_visits(rng):
+    return {
+        "vin": [VIN] * ROWS,
+        "visit_date": times(),
+        "odometer_km": [rng.randint(3000, 90000) for _ in range(ROWS)],
+        "fault_code": [rng.choice(["P0A80", "U0100", ""]) for _ in range(ROWS)],
+        "service_type": ["保养"] * ROWS,
+    }
+
+
+def linestring_z(rng, points=6):
+    coordinates = ", ".join(
+        f"{121.47 + rng.uniform(0, 0.01):.8f} {31.23 + rng.uniform(0, 0.01):.8f} "
+        f"{rng.uniform(2, 9):.3f}"
+        for _ in range(points)
+    )
+    return f"LINESTRING Z ({coordinates})"
+
+
+def lane_wkt(rng):
+    return {"lane_id": codes("L"), "geom": [linestring_z(rng) for _ in range(ROWS)]}
+
+
+def lane_centerline_only(rng):
+    return {"lane_centerline": [linestring_z(rng) for _ in range(ROWS)]}
+
+
+def lane_wkb_hex(rng):
+    # EWKB little-endian POINT Z with SRID 4326: type 0xA0000001, then x y z.
+    import struct
+
+    points = [
+        (
+            b"\x01"
+            + struct.pack("<II", 0xA0000001, 4326)
+            + struct.pack("<3d", rng.uniform(121, 122), rng.uniform(31, 32), 4.5)
+        ).hex()
+        for _ in range(ROWS)
+    ]
+    return {"road_id": codes("R"), "boundary_geom": points}
+
+
+def poi_points_2d(rng):
+    return {
+        "poi_id": codes("POI", ROWS),
+        "road_name": ["人民路"] * ROWS,
+        "lane_count": [rng.randint(1, 4) for _ in range(ROWS)],
+        "geom": [
+            f"POINT ({rng.uniform(116, 117):.6f} {rng.uniform(39, 40):.6f})"
+            for _ in range(ROWS)
+        ],
+    }
+
+
+def trip_linestring_z(rng):
+    return {"vin": [VIN] * ROWS, **lane_wkt(rng)}
+
+
+def json_points(rng, count):
+    return json.dumps(
+        [[round(rng.uniform(-40, 40), 3) for _ in range(4)] for _ in range(count)]
+    )
+
+
+def json_sweeps(rng):
+    return {
+        "frame_id": codes("F"),
+        "points": [json_points(rng, 20) for _ in range(ROWS)],
+    }
+
+
+def json_box_corners(rng):
+    return {
+        "frame_id": codes("F"),
+        "corner_points": [json_points(rng, 8) for _ in range(ROWS)],
+    }
+
+
+def json_gps_track(rng):
+    return {"trip_id": codes("T"), "track_points": [json_points(rng, 20)] * ROWS}
+
+
 CHARGING = "imp.connected_operation.charging_network"
 FLOW = "imp.connected_operation.vehicle_flow"
 REMOTE = "imp.connected_operation.remote_control"
@@ -212,6 +313,17 @@ CASES = [
     (line_output, {PRODUCTION}),
     (parts_bins, set()),
     (supply_plan, {PRODUCTION}),
+    (vehicle_condition, {REMOTE}),
+    (condition_with_two_signals, set()),
+    (service_visits, set()),
+    (lane_wkt, {GEODATA, SURVEYING}),
+    (lane_centerline_only, {GEODATA, SURVEYING}),
+    (lane_wkb_hex, {GEODATA, SURVEYING}),
+    (poi_points_2d, set()),
+    (trip_linestring_z, set()),
+    (json_sweeps, {POINT_CLOUD, SURVEYING}),
+    (json_box_corners, set()),
+    (json_gps_track, set()),
 ]
 IMPORTANT_IDS = {CHARGING, FLOW, REMOTE, GEODATA, POINT_CLOUD, OTA, PRODUCTION}
 
@@ -311,3 +423,54 @@ def test_replacement_pack_checked(tmp_path, field, value, message):
 )
 def test_cve_id_validator(value, hit):
     assert bool(cve_id(pa.array([value]))[0]) is hit
+
+
+@pytest.mark.parametrize(
+    ("value", "any_dimension", "three_dimensions"),
+    [
+        ("LINESTRING Z (121.47 31.23 4.2, 121.48 31.24 4.3)", True, True),
+        ("POLYGON Z ((0 0 1, 1 0 1, 1 1 1, 0 0 1))", True, True),
+        ("MULTILINESTRING ZM ((1 2 3 4, 5 6 7 8))", True, True),
+        ("point z (1 2 3)", True, True),
+        ("SRID=4326;POINT(121.5 31.2 4.5)", True, True),
+        ("POINT (116.39 39.91)", True, False),
+        ("LINESTRING(1 2, 3 4)", True, False),
+        ("POINT M (1 2 3)", True, False),
+        ("POINT Z", False, False),
+        ("POINTS (1 2 3)", False, False),
+        ("road 3 lanes", False, False),
+        ("01010000a0e6100000" + "00" * 24, False, True),
+        ("01e9030000" + "00" * 24, False, True),
+        ("00000003e9" + "00" * 24, False, True),
+        ("0101000000" + "00" * 16, False, False),
+        ("01e9030000" + "00" * 4, False, False),
+    ],
+)
+def test_geometry_validators(value, any_dimension, three_dimensions):
+    values = pa.array([value])
+    assert bool(wkt_geometry(values)[0]) is any_dimension
+    assert bool(geometry_3d(values)[0]) is three_dimensions
+
+
+@pytest.mark.parametrize(
+    ("points", "hit"),
+    [
+        ([[1.5, 2, -0.3, 12]] * 16, True),
+        ([[1, 2, 3]] * 40, True),
+        ([[1, 2, 3, 4, 5]] * 16, True),
+        ([[1, 2, 3]] * 15, False),
+        ([[1, 2]] * 20, False),
+        ([[1, 2, 3, 4, 5, 6]] * 20, False),
+        ([["a", 2, 3]] * 20, False),
+    ],
+)
+def test_point_array_validator(points, hit):
+    values = pa.array([json.dumps(points)])
+    assert bool(point_array_json(values)[0]) is hit
+
+
+def test_validators_skip_nulls():
+    values = pa.array([None, ""], pa.string())
+    assert not wkt_geometry(values).any()
+    assert not geometry_3d(values).any()
+    assert not point_array_json(values).any()

@@ -37,6 +37,8 @@ SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 GENERATOR = SAMPLE_DATA / "generate.py"
 SQLITE_MARKER = ".db/main/"
 TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+# Files that cardex describes as one object each (images, point clouds...).
+OBJECT_SUFFIXES = (".jpg", ".pcd", ".mcap", ".hex")
 
 # The label ids of the product's vocabulary: personal, sensitive personal,
 # important and flag labels.
@@ -165,10 +167,21 @@ def dataset_columns(lake: Path, key: str) -> list[str]:
         return [field["name"] for field in avro_schema(path)["fields"]]
     if path.suffix in (".csv", ".tsv"):
         return list(read_csv(path)[0])
+    if path.suffix in OBJECT_SUFFIXES:
+        return object_columns(path)
     paths: dict[str, None] = {}
     for record in read_json_records(path):
         paths.update(dict.fromkeys(column_paths(record, "")))
     return list(paths)
+
+
+def object_columns(path: Path) -> list[str]:
+    """Return the columns of the row that cardex writes for an object file."""
+    from connectors.base import DiscoveryOptions
+    from connectors.files import FileConnector
+
+    (handle,) = FileConnector().discover(str(path), DiscoveryOptions())
+    return list(handle.sample(1).table.column_names)
 
 
 def avro_schema(path: Path) -> dict[str, Any]:

@@ -188,3 +188,32 @@ def test_no_raw_value_leaks(scan):
     for place, text in places.items():
         leaked = sorted(v for v in values if v in text)
         assert not leaked, f"{len(leaked)} raw values in the {place}, e.g. {leaked[:3]}"
+
+
+def _dataset_labels(report):
+    return {
+        dataset_key(dataset["uri"]): {label["id"]: label for label in dataset["labels"]}
+        for dataset in report["datasets"]
+    }
+
+
+def test_object_files_labelled(scan):
+    found = _dataset_labels(scan["report"])
+    exterior = "imp.driving_automation.exterior_media"
+    assert exterior in found["objects/adas/rear_cam/frame_0002.jpg"]
+    assert "spi.cabin_media" in found["objects/dms/cabin/frame_0004.jpg"]
+    assert found["objects/marketing/showroom_0003.jpg"] == {}
+    assert "imp.software_upgrade.ota" in found["objects/ecu/bcm_v3.hex"]
+    point_cloud = found["objects/lidar/sweep_0001.pcd"]
+    assert {"imp.driving_automation.point_cloud", "flag.surveying"} <= set(point_cloud)
+
+
+def test_faces_raise_exterior_confidence(scan):
+    pytest.importorskip("cv2")
+    found = _dataset_labels(scan["report"])
+    exterior = "imp.driving_automation.exterior_media"
+    without_face = found["objects/adas/rear_cam/frame_0002.jpg"][exterior]
+    frames = found["objects/adas/camera_frames.parquet"][exterior]
+    assert without_face["confidence"] == pytest.approx(0.55)
+    assert frames["confidence"] == pytest.approx(0.85)
+    assert any("had faces" in s for s in frames["evidence"]["signals"])
