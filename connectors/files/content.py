@@ -176,11 +176,15 @@ _COMPRESSION_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd", ".bz2", ".xz")
 
 
 def decompress_head(
-    source: LocalFile, compression: str, context: ReadContext
+    source: ByteSource, compression: str, context: ReadContext, path: str
 ) -> MemoryBytes:
-    """Decompress the start of ``source``, at most ``DECOMPRESSED_LIMIT`` bytes."""
+    """Decompress the start of ``source``, at most ``DECOMPRESSED_LIMIT`` bytes.
+
+    ``path`` is the name of the compressed file, whose inner extension the
+    result takes.
+    """
     with (
-        open(source.path, "rb") as raw,
+        source.open_binary() as raw,
         _decompressing_reader(raw, compression) as stream,
     ):
         chunks: list[bytes] = []
@@ -196,7 +200,7 @@ def decompress_head(
 
     data = b"".join(chunks)
     complete = total <= DECOMPRESSED_LIMIT
-    inner_extension = file_extension(_strip_compression_suffix(source.path))
+    inner_extension = file_extension(_strip_compression_suffix(path))
     return MemoryBytes(data[:DECOMPRESSED_LIMIT], inner_extension, complete)
 
 

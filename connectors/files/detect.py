@@ -7,10 +7,11 @@ continuation marker).
 
 Content that starts with the magic number of Parquet, Arrow, Feather or Avro
 is never read as text, even when it is short or truncated: the sampler for
-the format reports it. The ORC, BMP and LAS magic numbers ("ORC", "BM",
-"LASF") can also start ordinary text ("ORCID,name", "BMW,X5"). Text that
-starts with one of them therefore stays text, unless the content is the magic
-number alone or, for ORC, ends with an ORC postscript.
+the format reports it. The ORC, BMP, LAS, MDF, BLF and ROS bag magic numbers
+("ORC", "BM", "LASF", "MDF", "LOGG", "#ROSBAG") can also start ordinary text
+("ORCID,name", "BMW,X5", "LOGGED_AT,..."). Text that starts with one of them
+therefore stays text, unless the content is the magic number alone or, for
+ORC, ends with an ORC postscript.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ import re
 from dataclasses import dataclass
 
 import charset_normalizer
+from charset_normalizer.utils import is_multi_byte_encoding
 
+from connectors.files.can import is_asc_header
 from connectors.files.firmware import firmware_format
-from connectors.files.pointclouds import is_pcd_header
+from connectors.files.pointclouds import is_laz_header, is_pcd_header
 from scanner.errors import EncodingError
 
 # Magic numbers at offset 0, checked in order. Formats in ``_TEXT_LIKE_MAGIC``
@@ -58,10 +61,13 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"LASF", "las"),
     (b"\x7fELF", "elf"),
     (b"\x89MCAP0\r\n", "mcap"),
+    (b"#ROSBAG V2.0\n", "rosbag1"),
+    (b"MDF     ", "mdf"),
+    (b"LOGG", "blf"),
     (b"7z\xbc\xaf\x27\x1c", "7z"),
     (b"Rar!\x1a\x07", "rar"),
 )
-_TEXT_LIKE_MAGIC = frozenset({"orc", "bmp", "las"})
+_TEXT_LIKE_MAGIC = frozenset({"orc", "bmp", "las", "rosbag1", "mdf", "blf"})
 
 # The end of an ORC file: the postscript's last field, the magic "ORC" (field
 # 8000, so the tag bytes 82 F4 03 and the length 3), then the postscript's
@@ -102,15 +108,23 @@ _ENCODING_SAMPLE = 64 * 1024
 # Simplified-Chinese code pages decoded with GB 18030, which is a superset
 # of GB 2312 and GBK.
 _GB_FAMILY = frozenset({"gb2312", "gbk", "gb18030", "hz", "cp936"})
+# Extensions whose content is read as delimited text even when it starts
+# with "<", if its first lines agree on a delimiter count.
+_DELIMITED_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
+_DELIMITERS = (",", "\t", ";", "|")
+_DELIMITED_LINES = 5
+# Chinese characters needed before a single-byte guess yields to GB 18030.
+_MIN_CHINESE_CHARS = 4
 
 
 def sniff_format(head_bytes: bytes, extension: str, tail: bytes = b"") -> str:
     """Name the format of a file from the first bytes of its content.
 
     Returns one of the names in ``_MAGIC``, ``"arrow_stream"``, a RIFF or
-    MP4 kind, ``"pcd"``, ``"empty"``, ``"json"``, ``"jsonl"``, ``"html"``,
-    ``"xml"``, ``"dbc"``, ``"ihex"`` or ``"srec"`` (firmware records with
-    valid checksums), ``"csv"`` for any other text, or ``"binary"`` for unrecognised
+    MP4 kind, ``"pcd"``, ``"laz"``, ``"empty"``, ``"json"``, ``"jsonl"``,
+    ``"html"``, ``"xml"``, ``"dbc"``, ``"asc"`` (a Vector CAN log), ``"ihex"``
+    or ``"srec"`` (firmware records with valid checksums), ``"csv"`` for any
+    other text, or ``"binary"`` for unrecognised
     bytes. ``extension`` (lower case, with its dot) only settles formats
     without a reliable magic number. ``tail``, the last bytes of the content
     when the caller has them, distinguishes an ORC file from text that starts
@@ -121,6 +135,8 @@ def sniff_format(head_bytes: bytes, extension: str, tail: bytes = b"") -> str:
 
     magic = _magic_format(head_bytes)
     if magic and _magic_wins(magic, head_bytes, tail):
+        if magic == "las" and is_laz_header(head_bytes):
+            return "laz"
         return magic
     if is_pcd_header(head_bytes):
         # A binary PCD file has a text header and binary points.
@@ -129,7 +145,7 @@ def sniff_format(head_bytes: bytes, extension: str, tail: bytes = b"") -> str:
         return "arrow_stream"
 
     if looks_like_text(head_bytes):
-        return _text_format(head_bytes)
+        return _text_format(head_bytes, extension)
     if extension in _ARROW_STREAM_EXTENSIONS:
         # Streams written before Arrow 0.15 have no continuation marker.
         return "arrow_stream"
@@ -172,11 +188,14 @@ def looks_like_text(head: bytes) -> bool:
     return control <= _MAX_CONTROL_SHARE * len(sample)
 
 
-def _text_format(head: bytes) -> str:
+def _text_format(head: bytes, extension: str = "") -> str:
     text = _structural_text(head).lstrip("\ufeff \t\r\n")
     if not text:
         return "csv"
     first = text[0]
+    if first == "<" and extension in _DELIMITED_EXTENSIONS and _is_delimited(text):
+        # A header cell may start with "<"; the rows below it settle the format.
+        return "csv"
     if first == "<":
         lowered = text[:1024].lower()
         if "<!doctype html" in lowered or "<html" in lowered:
@@ -189,7 +208,25 @@ def _text_format(head: bytes) -> str:
         return "json"
     if _DBC_START.match(text):
         return "dbc"
+    if is_asc_header(text[:_SNIFF_BYTES]):
+        return "asc"
     return firmware_format(text[:_SNIFF_BYTES]) or "csv"
+
+
+def _is_delimited(text: str) -> bool:
+    """Tell whether the first complete lines share one delimiter count.
+
+    Needs at least two lines, and the second must not start with "<" as the
+    next element of an XML document would.
+    """
+    lines = [line for line in text.splitlines()[:-1][:_DELIMITED_LINES] if line]
+    if len(lines) < 2 or lines[1].lstrip().startswith("<"):
+        return False
+    for delimiter in _DELIMITERS:
+        counts = {line.count(delimiter) for line in lines}
+        if len(counts) == 1 and counts.pop() > 0:
+            return True
+    return False
 
 
 def _structural_text(head: bytes) -> str:
@@ -315,7 +352,34 @@ def _normalizer_codec(sample: bytes) -> str | None:
             return "gb18030"
     if best.encoding in _GB_FAMILY:
         return "gb18030"
+    if not is_multi_byte_encoding(best.encoding) and _reads_as_chinese(sample):
+        return "gb18030"
     return str(best.encoding)
+
+
+def _reads_as_chinese(sample: bytes) -> bool:
+    """Return True when ``sample`` is valid GB 18030 with Chinese text in it.
+
+    Mostly-ASCII files with a few Chinese names often score better in a
+    single-byte Cyrillic or Greek code page. Chinese text uses GB 2312
+    characters (both bytes 0xA1 to 0xFE) almost only, while Latin accents
+    read as GB 18030 pair with an ASCII byte, outside that range.
+    """
+    decoder = codecs.getincrementaldecoder("gb18030")()
+    try:
+        # final=False accepts a character cut at the end of the sample.
+        text = decoder.decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    wide = [char.encode("gb18030") for char in text if ord(char) > 0x7F]
+    gb2312 = sum(
+        1
+        for code in wide
+        if len(code) == 2 and 0xA1 <= code[0] <= 0xF7 and 0xA1 <= code[1] <= 0xFE
+    )
+    # NOTE: Cyrillic in cp1251 where every word has an even letter count also
+    # passes this test; such a file would be decoded as Chinese.
+    return gb2312 >= _MIN_CHINESE_CHARS and gb2312 >= 0.9 * len(wide)
 
 
 def decode_text(data: bytes, encoding: TextEncoding, path: str) -> tuple[str, int]:

@@ -3,6 +3,12 @@
 Every file is its own dataset, except under a Hive-partitioned folder: a
 folder whose subfolders are named ``key=value`` is one dataset, rooted at
 that folder, holding every data file inside its partition subfolders.
+Part files of one table side by side (table files whose names differ only in
+digits, such as ``part-00000.parquet`` and ``part-00001.parquet``) are one
+dataset too, named by their pattern (``part-#.parquet``), as in a bucket.
+A ROS 2 bag folder (a ``metadata.yaml`` of rosbag2 and its storage files)
+is one dataset too, and so is a Delta table (a folder with ``_delta_log/``)
+or an Iceberg table (a folder with ``metadata/*.metadata.json``).
 
 Files that only engines use (hidden files, ``_SUCCESS``, ``*.crc``,
 ``*.tmp``, ``_temporary/``...) are skipped without a note. A folder that
@@ -28,13 +34,16 @@ import glob
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import unquote
 
 from connectors.base import Connector, DiscoveryOptions
+from connectors.files.content import file_extension
 from connectors.files.errors import NOT_FOUND, to_dataset_error
 from connectors.files.handles import FileDataset, PartitionedDataset, PartitionFile
+from connectors.files.rosbag import RosBag2Dataset, is_rosbag2_folder
 from scanner.errors import CardexError
 from scanner.model import DatasetFailure, DatasetHandle
 
@@ -52,7 +61,35 @@ _SQLITE_EXTENSIONS = frozenset({".db", ".sqlite", ".sqlite3", ".db3"})
 # The first 16 bytes of every SQLite 3 database file.
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
+# Runs of digits, and the hex UUIDs writers put in part-file names.
+_PART_VARYING = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d+", re.I
+)
+# Extensions of the table formats whose part files are grouped, once a
+# compression suffix is removed. "" is a part file without an extension, as
+# Hadoop and Hive write them. Images, point clouds and logs stay one dataset
+# each because they are described as objects, not sampled as tables.
+_PART_EXTENSIONS = frozenset(
+    {
+        "",
+        ".csv",
+        ".tsv",
+        ".json",
+        ".jsonl",
+        ".ndjson",
+        ".parquet",
+        ".parq",
+        ".pq",
+        ".orc",
+        ".avro",
+        ".arrow",
+        ".feather",
+    }
+)
+_COMPRESSION_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd", ".bz2", ".xz")
+
 Found = DatasetHandle | DatasetFailure
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -147,6 +184,46 @@ def discover_path(path: str, options: DiscoveryOptions) -> Iterator[Found]:
 
 def has_glob(path: str) -> bool:
     return any(character in GLOB_CHARACTERS for character in path)
+
+
+def part_pattern(name: str) -> str:
+    """Return ``name`` with its digit runs and UUIDs replaced by ``#``."""
+    return _PART_VARYING.sub("#", name)
+
+
+def group_part_files(
+    items: Sequence[Item], name_of: Callable[[Item], str]
+) -> list[list[Item]]:
+    """Group the part files of one table among files of one folder.
+
+    Table files whose names give the same ``part_pattern``, and contain at
+    least one digit, form one group. Every other file is a group of its own.
+    Groups come in the order of their first member. The local and the
+    object-store discovery both group with this function, so one lake gives
+    the same datasets in a folder and in a bucket.
+    """
+    groups: list[list[Item]] = []
+    by_pattern: dict[str, list[Item]] = {}
+    for item in items:
+        name = name_of(item)
+        pattern = part_pattern(name)
+        if pattern == name or not _is_table_name(name):
+            groups.append([item])
+        elif pattern in by_pattern:
+            by_pattern[pattern].append(item)
+        else:
+            by_pattern[pattern] = [item]
+            groups.append(by_pattern[pattern])
+    return groups
+
+
+def _is_table_name(name: str) -> bool:
+    lowered = name.lower()
+    for suffix in _COMPRESSION_SUFFIXES:
+        if lowered.endswith(suffix):
+            lowered = lowered.removesuffix(suffix)
+            break
+    return file_extension(lowered) in _PART_EXTENSIONS
 
 
 def _discover_glob(pattern: str, options: DiscoveryOptions) -> Iterator[Found]:
@@ -250,11 +327,75 @@ def _discover_folder(path: str, walk: _Walk) -> Iterator[Found]:
     if any(entry.name == IGNORE_FILE for entry in entries):
         _read_ignore_file(path, walk)
 
+    table = _table_folder(path, entries, walk)
+    if table is not None:
+        if path == walk.base or walk.selected(path, is_dir=True):
+            yield table
+        return
+    if is_rosbag2_folder(path):
+        # A ROS 2 bag is one dataset: its metadata and all its storage files.
+        if path == walk.base or walk.selected(path, is_dir=True):
+            yield RosBag2Dataset(path, walk.options.timeout)
+        return
     if any(_is_partition_dir(entry) for entry in entries):
         yield from _partitioned(path, entries, walk)
         return
+    yield from _discover_entries(path, entries, walk)
+
+
+def _discover_entries(
+    folder: str, entries: list[os.DirEntry[str]], walk: _Walk
+) -> Iterator[Found]:
+    """Yield the datasets of a folder's entries, part files grouped.
+
+    A group of part files is yielded where its first member is in name order.
+    """
+    parts = [entry for entry in entries if _may_be_part(entry, walk)]
+    grouped: dict[str, list[os.DirEntry[str]]] = {}
+    for group in group_part_files(parts, lambda entry: entry.name):
+        if len(group) >= 2:
+            grouped[group[0].path] = group
+    members = {entry.path for group in grouped.values() for entry in group}
     for entry in entries:
-        yield from _discover_entry(entry.path, walk, False)
+        if entry.path in grouped:
+            yield _part_files_dataset(folder, grouped[entry.path], walk)
+        elif entry.path not in members:
+            yield from _discover_entry(entry.path, walk, False)
+
+
+def _may_be_part(entry: os.DirEntry[str], walk: _Walk) -> bool:
+    """Tell whether a folder entry is a selected regular file, not a database.
+
+    Anything else, a symlink loop included, is left to ``_discover_entry``,
+    which reports it.
+    """
+    if is_ignored(entry.name):
+        return False
+    try:
+        if not entry.is_file():
+            return False
+    except OSError:
+        return False
+    return walk.selected(entry.path) and not _is_sqlite_database(entry.path)
+
+
+def _part_files_dataset(
+    folder: str, entries: list[os.DirEntry[str]], walk: _Walk
+) -> PartitionedDataset:
+    """Return one dataset of part files, named by their pattern."""
+    uri = os.path.join(folder, part_pattern(entries[0].name))
+    files = [PartitionFile(entry.path, ()) for entry in entries]
+    return PartitionedDataset(uri, files, walk.options.timeout)
+
+
+def _table_folder(
+    path: str, entries: list[os.DirEntry[str]], walk: _Walk
+) -> Found | None:
+    """Return the dataset of a Delta or Iceberg table folder, or None."""
+    from connectors.tables.detect import find_local_table
+
+    names = {entry.name for entry in entries}
+    return find_local_table(path, names, walk.options.timeout)
 
 
 def _partitioned(
@@ -262,14 +403,16 @@ def _partitioned(
 ) -> Iterator[Found]:
     """Yield one dataset for a partitioned folder, plus files beside it."""
     files: list[PartitionFile] = []
+    beside: list[os.DirEntry[str]] = []
     for entry in entries:
         if is_ignored(entry.name):
             continue
         if _is_partition_dir(entry):
             yield from _collect_partition(entry.path, (), walk, files)
         else:
-            # Files and plain folders beside the partitions are not part of them.
-            yield from _discover_entry(entry.path, walk, False)
+            beside.append(entry)
+    # Files and plain folders beside the partitions are not part of them.
+    yield from _discover_entries(path, beside, walk)
     if files and (
         walk.selected(path, is_dir=True) or any(walk.selected(f.path) for f in files)
     ):
