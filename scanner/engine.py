@@ -9,19 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Literal
 
+import scanner
 from classifiers.base import Classifier
 from classifiers.pipeline import classify_sample
-from classifiers.rulepack import RulePack, load_rule_pack
+from classifiers.rulepack import DEFAULT_PACK, RulePack, load_rule_pack
 from classifiers.userlists import load_user_lists
 from connectors.base import Connector, DiscoveryOptions
-from scanner.catalog import CatalogStore, LabelChanges, open_catalog
-from scanner.errors import DatasetError, UnknownSourceError
+from scanner.catalog import (
+    CatalogStore,
+    LabelChanges,
+    StoredDataset,
+    UnfinishedScan,
+    open_catalog,
+)
+from scanner.errors import DatasetError, UnknownSourceError, UsageError
 from scanner.grading import grade_result
 from scanner.masking import public_url, redact_text
 from scanner.model import (
@@ -29,15 +40,29 @@ from scanner.model import (
     DatasetHandle,
     DatasetResult,
     Evidence,
+    Fingerprint,
     Label,
 )
+from scanner.pipeline import ReadAhead, ordered_map
 from scanner.plugins import CLASSIFIERS, CONNECTORS, load_plugins
 
 logger = logging.getLogger(__name__)
 
 OnError = Literal["fail", "skip", "warn"]
 Status = Literal["ok", "partial", "failed"]
+SkipReason = Literal["unchanged", "resumed"]
 DEFAULT_SAMPLE_SIZE = 1000
+# Datasets sampled and classified at once. Threads overlap waiting for
+# storage and databases, and pyarrow releases the GIL while it parses.
+# NOTE: on local files and 2 cores, 4 threads measured no faster than 1
+# (docs/benchmarks.md), because classification mostly holds the GIL.
+DEFAULT_CONCURRENCY = 4
+# Datasets listed ahead of the scan. Listing pauses beyond this many, and a
+# listed dataset is a small handle, not a sample.
+DISCOVERY_AHEAD = 100_000
+# Skipped datasets are loaded from the catalog and marked seen in batches of
+# up to this many.
+SKIPPED_BATCH = 200
 
 
 @dataclass
@@ -58,11 +83,55 @@ class ScanOptions:
     geofences_path: str | None = None
     terms_path: str | None = None
     recipients_path: str | None = None
+    #: Skip datasets whose fingerprint and settings hash match the catalog.
+    changed_only: bool = False
+    #: Continue the last scan of the same sources if it stopped unfinished.
+    resume: bool = False
+    #: Datasets sampled and classified at once (1: one after another).
+    concurrency: int = DEFAULT_CONCURRENCY
+    #: S3 endpoint for s3:// sources; None reads it from AWS_* settings.
+    endpoint_url: str | None = None
+
+    def check(self) -> None:
+        """Raise ``UsageError`` for settings that contradict each other."""
+        if self.concurrency < 1:
+            raise UsageError(f"concurrency must be at least 1, not {self.concurrency}")
+        if not self.use_catalog and (self.changed_only or self.resume):
+            option = "--changed-only" if self.changed_only else "--resume"
+            raise UsageError(
+                f"{option} compares with the catalog, so it cannot be combined "
+                "with --no-catalog"
+            )
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """The reason a dataset was not read again, and the scan that last read it."""
+
+    reason: SkipReason
+    since_scan: int | None
+
+    @property
+    def message(self) -> str:
+        if self.reason == "unchanged":
+            return f"skipped: unchanged since scan {self.since_scan}"
+        return f"skipped: scanned by scan {self.since_scan} before it stopped"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "reason": self.reason,
+            "since_scan": self.since_scan,
+            "message": self.message,
+        }
 
 
 @dataclass
 class ScanOutcome:
-    """Everything one scan found, in the order datasets were scanned."""
+    """Everything one scan found, in the order datasets were found.
+
+    Skipped datasets are among ``results`` as the catalog stores them, and
+    ``skipped`` maps their URIs to the reason.
+    """
 
     sources: Sequence[str]
     rule_pack_version: str
@@ -73,6 +142,9 @@ class ScanOutcome:
     changes: LabelChanges = field(default_factory=LabelChanges)
     scan_id: int | None = None
     stopped_early: bool = False
+    skipped: dict[str, Skipped] = field(default_factory=dict)
+    #: The status the scan had when this run took it over, if it resumed one.
+    resumed_from: str | None = None
 
     @property
     def failed(self) -> list[DatasetResult]:
@@ -87,7 +159,18 @@ class ScanOutcome:
         return "partial" if self.failed else "ok"
 
 
-ProgressCallback = Callable[[int, int, str], None]
+# Called after each dataset with (datasets done, total or None while
+# datasets are still being listed, URI).
+ProgressCallback = Callable[[int, int | None, str], None]
+
+
+@dataclass
+class _Processed:
+    """A dataset's result, or why it was skipped, from a worker thread."""
+
+    uri: str
+    result: DatasetResult | None = None
+    skipped: Skipped | None = None
 
 
 def _now() -> str:
@@ -113,6 +196,7 @@ class Scanner:
     def __init__(
         self, options: ScanOptions, progress: ProgressCallback | None = None
     ) -> None:
+        options.check()
         self.options = options
         self.progress = progress
         self.rules: RulePack = load_rule_pack(options.rules_path)
@@ -122,14 +206,20 @@ class Scanner:
         self.connectors: list[Connector] = [
             cls() for cls in load_plugins(CONNECTORS).values()
         ]
+        classifier_plugins = load_plugins(CLASSIFIERS)
         self.classifiers: list[Classifier] = [
-            cls(self.rules) for cls in load_plugins(CLASSIFIERS).values()
+            cls(self.rules) for cls in classifier_plugins.values()
         ]
+        self.settings_hash = settings_hash(
+            options, self.rules.version, sorted(classifier_plugins)
+        )
         # Resolve every source before reading anything, so a typo fails fast.
         self.plan = [
             (source, resolve_connector(source, self.connectors))
             for source in options.sources
         ]
+        self._stored: dict[str, StoredDataset] = {}
+        self._done_before: dict[str, int] = {}
 
     def run(self) -> ScanOutcome:
         options = self.options
@@ -142,9 +232,7 @@ class Scanner:
         catalog = open_catalog(options.catalog_url) if options.use_catalog else None
         try:
             if catalog is not None:
-                outcome.scan_id = catalog.begin_scan(
-                    [display_source(s) for s in options.sources], self.rules.version
-                )
+                self._begin(catalog, outcome)
             self._scan_all(outcome, catalog)
             outcome.finished_at = _now()
             if catalog is not None and outcome.scan_id is not None:
@@ -162,11 +250,37 @@ class Scanner:
                 catalog.close()
         return outcome
 
+    def _begin(self, catalog: CatalogStore, outcome: ScanOutcome) -> None:
+        """Begin a scan, or take over an unfinished one with ``--resume``."""
+        sources = [display_source(s) for s in self.options.sources]
+        resumed: UnfinishedScan | None = None
+        if self.options.resume:
+            resumed = catalog.resume_scan(sources, self.settings_hash)
+            if resumed is None:
+                logger.info("no unfinished scan of these sources; starting a new one")
+        if resumed is None:
+            outcome.scan_id = catalog.begin_scan(
+                sources, self.rules.version, self.settings_hash
+            )
+        else:
+            outcome.scan_id = resumed.id
+            outcome.resumed_from = resumed.status
+
+        if self.options.changed_only or resumed is not None:
+            self._stored = catalog.stored_datasets()
+        if resumed is not None:
+            self._done_before = {
+                uri: resumed.id
+                for uri, stored in self._stored.items()
+                if stored.last_seen_scan_id == resumed.id
+            }
+
     def _discover(self) -> Iterator[DatasetHandle | DatasetFailure]:
         discovery = DiscoveryOptions(
             include=self.options.include,
             exclude=self.options.exclude,
             timeout=self.options.timeout,
+            endpoint_url=self.options.endpoint_url,
         )
         seen: set[str] = set()
         for source, connector in self.plan:
@@ -187,30 +301,101 @@ class Scanner:
                 )
 
     def _scan_all(self, outcome: ScanOutcome, catalog: CatalogStore | None) -> None:
-        found = list(self._discover())
-        for done, item in enumerate(found, start=1):
-            if isinstance(item, DatasetFailure):
-                item = DatasetFailure(
-                    printable(item.uri), item.reason, printable(item.message)
-                )
-                result = DatasetResult(
-                    uri=item.uri, name=item.uri.rsplit("/", 1)[-1], kind="file"
-                )
-                result.errors.append(item)
-            else:
-                result = self.scan_dataset(item)
-            if catalog is not None and outcome.scan_id is not None:
-                self._store(catalog, outcome, result)
-            # Graded last, so that people's decisions count.
-            grade_result(result)
-            outcome.results.append(result)
+        """Scan every dataset found, storing results in the order found.
+
+        Workers sample and classify, and this thread alone writes the
+        catalog. Skipped datasets are collected in batches, each ending
+        before the next dataset that was read.
+        """
+        listing = ReadAhead(self._discover(), DISCOVERY_AHEAD)
+        processed = ordered_map(self._process, listing, self.options.concurrency)
+        batch: list[_Processed] = []
+        try:
+            for item in processed:
+                batch.append(item)
+                if item.skipped is None or len(batch) >= SKIPPED_BATCH:
+                    if not self._collect_batch(outcome, catalog, batch, listing):
+                        return
+                    batch = []
+            self._collect_batch(outcome, catalog, batch, listing)
+        finally:
+            processed.close()
+            listing.close()
+
+    def _collect_batch(
+        self,
+        outcome: ScanOutcome,
+        catalog: CatalogStore | None,
+        batch: list[_Processed],
+        listing: ReadAhead[DatasetHandle | DatasetFailure],
+    ) -> bool:
+        """Store a batch of processed datasets in order.
+
+        Returns False when ``--on-error fail`` stops the scan.
+        """
+        reasons = {item.uri: item.skipped.reason for item in batch if item.skipped}
+        stored: dict[str, DatasetResult] = {}
+        if reasons:
+            assert catalog is not None and outcome.scan_id is not None
+            stored = catalog.load_results(list(reasons))
+            unchanged = [uri for uri, why in reasons.items() if why == "unchanged"]
+            catalog.mark_seen(outcome.scan_id, unchanged)
+
+        for item in batch:
+            result = self._collect(outcome, catalog, item, stored)
             if self.progress:
-                self.progress(done, len(found), result.uri)
-            if result.errors:
+                self.progress(len(outcome.results), listing.total, result.uri)
+            if result.errors and item.skipped is None:
                 self._report_failure(result)
                 if self.options.on_error == "fail":
                     outcome.stopped_early = True
-                    return
+                    return False
+        return True
+
+    def _process(self, item: DatasetHandle | DatasetFailure) -> _Processed:
+        """Scan one dataset, or decide to skip it, in a worker thread."""
+        if isinstance(item, DatasetFailure):
+            return _Processed(printable(item.uri), result=failure_result(item))
+
+        uri = printable(item.uri)
+        if uri in self._done_before:
+            return _Processed(uri, skipped=Skipped("resumed", self._done_before[uri]))
+        stored = self._stored.get(uri)
+        if not self.options.changed_only or stored is None:
+            return _Processed(uri, result=self.scan_dataset(item))
+
+        fingerprint = read_fingerprint(item)
+        if is_unchanged(stored, fingerprint, self.settings_hash):
+            logger.info("skipped %s: unchanged since scan %s", uri, stored.last_scan_id)
+            return _Processed(uri, skipped=Skipped("unchanged", stored.last_scan_id))
+        # The fingerprint is read again before sampling, as in a full scan.
+        return _Processed(uri, result=self.scan_dataset(item))
+
+    def _collect(
+        self,
+        outcome: ScanOutcome,
+        catalog: CatalogStore | None,
+        item: _Processed,
+        stored: dict[str, DatasetResult],
+    ) -> DatasetResult:
+        """Store one processed dataset and add it to the outcome.
+
+        ``stored`` contains the catalog's results of the skipped datasets.
+        """
+        if item.skipped is not None:
+            if item.uri not in stored:
+                raise AssertionError(f"{item.uri} was skipped but is not stored")
+            result = stored[item.uri]
+            outcome.skipped[item.uri] = item.skipped
+        else:
+            assert item.result is not None
+            result = item.result
+            if catalog is not None and outcome.scan_id is not None:
+                self._store(catalog, outcome, result)
+        # Graded last, so that people's decisions count.
+        grade_result(result)
+        outcome.results.append(result)
+        return result
 
     def _report_failure(self, result: DatasetResult) -> None:
         for error in result.errors:
@@ -324,6 +509,89 @@ def apply_decisions(result: DatasetResult, changes: LabelChanges) -> None:
         column.labels = merged(column.labels, column.name, column.notes)
 
 
+def failure_result(failure: DatasetFailure) -> DatasetResult:
+    """Return the result of a dataset or source that discovery could not list."""
+    failure = DatasetFailure(
+        printable(failure.uri), failure.reason, printable(failure.message)
+    )
+    result = DatasetResult(
+        uri=failure.uri, name=failure.uri.rsplit("/", 1)[-1], kind="file"
+    )
+    result.errors.append(failure)
+    return result
+
+
+def settings_hash(
+    options: ScanOptions, rule_pack_version: str, classifiers: Sequence[str]
+) -> str:
+    """Return a hash of everything besides the data that decides the labels.
+
+    It covers the cardex version, the installed classifiers, the sample size,
+    and the bytes of the shipped rule pack, the ``--rules`` file and the user
+    lists. A changed hash makes ``--changed-only`` classify every dataset again.
+    """
+    digest = hashlib.sha256()
+    settings = {
+        "cardex": scanner.__version__,
+        "rule_pack_version": rule_pack_version,
+        "classifiers": list(classifiers),
+        "sample_size": options.sample_size,
+    }
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    shipped = resources.files("classifiers.rules").joinpath(DEFAULT_PACK)
+    digest.update(b"\0pack\0" + shipped.read_bytes())
+    user_files = {
+        "rules": options.rules_path,
+        "geofences": options.geofences_path,
+        "terms": options.terms_path,
+        "recipients": options.recipients_path,
+    }
+    for name, path in user_files.items():
+        digest.update(f"\0{name}\0".encode())
+        if path is not None:
+            digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def read_fingerprint(handle: DatasetHandle) -> Fingerprint:
+    """Return the handle's fingerprint, or an empty one if it cannot be read."""
+    try:
+        return handle.fingerprint()
+    except Exception as exc:  # noqa: BLE001 - the dataset is then scanned again
+        logger.debug(
+            "fingerprint of %s failed: %s", printable(handle.uri), type(exc).__name__
+        )
+        return Fingerprint()
+
+
+def is_unchanged(
+    stored: StoredDataset, fingerprint: Fingerprint, settings: str
+) -> bool:
+    """Tell whether a dataset may keep the labels the catalog has for it.
+
+    It may when its last scan succeeded with the same settings hash and its
+    fingerprint is equal and describes the content. A fingerprint
+    with only a schema hash (as a view has) never does, so such datasets are
+    always classified again.
+    """
+    content = (
+        fingerprint.size,
+        fingerprint.modified,
+        fingerprint.etag,
+        fingerprint.snapshot,
+    )
+    if all(value is None for value in content):
+        return False
+    # A JSON round trip, so that floats and tuples compare as the catalog stores them.
+    current = json.loads(json.dumps(fingerprint.to_dict()))
+    return (
+        not stored.failed
+        and stored.last_scan_id is not None
+        and stored.settings_hash == settings
+        and stored.fingerprint == current
+    )
+
+
 def printable(text: str) -> str:
     """Return ``text`` as valid UTF-8, showing undecodable bytes as escapes.
 
@@ -341,6 +609,7 @@ def scan_counts(outcome: ScanOutcome) -> dict[str, int]:
         "labels_added": outcome.changes.added,
         "labels_updated": outcome.changes.updated,
         "labels_removed": outcome.changes.removed,
+        "skipped": len(outcome.skipped),
     }
 
 

@@ -34,9 +34,18 @@ def report_dict(outcome: ScanOutcome) -> dict[str, Any]:
             "rule_pack_version": outcome.rule_pack_version,
             "sample_size": outcome.sample_size,
             "counts": scan_counts(outcome),
+            "resumed_from": outcome.resumed_from,
         },
-        "datasets": [result.to_dict() for result in outcome.results],
+        "datasets": [dataset_dict(outcome, result) for result in outcome.results],
     }
+
+
+def dataset_dict(outcome: ScanOutcome, result: DatasetResult) -> dict[str, Any]:
+    """Return one dataset of the report, with why it was skipped if it was."""
+    data = result.to_dict()
+    skipped = outcome.skipped.get(result.uri)
+    data["skipped"] = skipped.to_dict() if skipped else None
+    return data
 
 
 def check_report_path(path: str | Path) -> None:
@@ -114,6 +123,8 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
         rows = [("(dataset)", label) for label in result.labels] + [
             (column.name, label) for column in result.columns for label in column.labels
         ]
+        skipped = outcome.skipped.get(result.uri)
+        name = f"{result.name} ({skipped.message})" if skipped else result.name
         for column_name, label in rows:
             evidence = label.evidence
             if evidence.matches and column_name != "(dataset)":
@@ -121,7 +132,7 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
             else:
                 summary = evidence.signals[0] if evidence.signals else evidence.rule_id
             table.add_row(
-                result.name,
+                name,
                 grade_text(result),
                 column_name,
                 label.id + (" ✔" if label.state == "confirmed" else ""),
@@ -137,8 +148,13 @@ def print_summary(outcome: ScanOutcome, stream: IO[str]) -> None:
                 f"[red]failed[/red] {error.uri}: {error.reason}: {error.message}"
             )
     counts = scan_counts(outcome)
+    skipped_text = f" ({counts['skipped']} skipped)" if counts["skipped"] else ""
     console.print(
-        f"{counts['datasets']} datasets, {counts['failed']} failed; labels "
-        f"{counts['labels_added']} added, {counts['labels_updated']} updated, "
+        f"{counts['datasets']} datasets{skipped_text}, {counts['failed']} failed; "
+        f"labels {counts['labels_added']} added, {counts['labels_updated']} updated, "
         f"{counts['labels_removed']} removed; status {outcome.status}"
     )
+    if outcome.resumed_from:
+        console.print(
+            f"resumed scan {outcome.scan_id}, which had stopped {outcome.resumed_from}"
+        )

@@ -153,7 +153,7 @@ def _check_migrated(url):
         version = connection.execute(sa.select(meta_table.c.value)).scalar_one()
         names = {c["name"] for c in sa.inspect(connection).get_columns("datasets")}
     engine.dispose()
-    assert int(version) == SCHEMA_VERSION == 2
+    assert int(version) == SCHEMA_VERSION == 3
     assert {"grade", "personal"} <= names
 
 

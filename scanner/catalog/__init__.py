@@ -3,8 +3,17 @@
 from scanner.catalog.base import (
     CatalogStore,
     LabelChanges,
+    StoredDataset,
+    UnfinishedScan,
     default_catalog_url,
     open_catalog,
 )
 
-__all__ = ["CatalogStore", "LabelChanges", "default_catalog_url", "open_catalog"]
+__all__ = [
+    "CatalogStore",
+    "LabelChanges",
+    "StoredDataset",
+    "UnfinishedScan",
+    "default_catalog_url",
+    "open_catalog",
+]

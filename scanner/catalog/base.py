@@ -62,12 +62,49 @@ class DatasetSummary:
     personal: str | None = None
 
 
+@dataclass(frozen=True)
+class StoredDataset:
+    """What the catalog remembers of a dataset, to tell whether it changed.
+
+    ``fingerprint`` is ``Fingerprint.to_dict()`` as of the last scan that
+    classified the dataset (``last_scan_id``). ``settings_hash`` is that
+    scan's hash of the rule pack, user lists and sampling settings.
+    ``last_seen_scan_id`` is the last scan that found the dataset, whether it
+    classified it, skipped it as unchanged, or failed on it.
+    """
+
+    uri: str
+    fingerprint: dict[str, Any]
+    settings_hash: str | None
+    last_scan_id: int | None
+    last_seen_scan_id: int | None
+    failed: bool
+
+
+@dataclass(frozen=True)
+class UnfinishedScan:
+    """A scan that stopped before it finished: killed, or interrupted."""
+
+    id: int
+    status: str
+    settings_hash: str | None
+
+
 class CatalogStore(abc.ABC):
-    """Stores scan results and the decisions people make about labels."""
+    """Stores scan results and the decisions people make about labels.
+
+    The methods that support incremental and resumed scans have defaults
+    that remember nothing, so a store without them rescans every dataset.
+    """
 
     @abc.abstractmethod
-    def begin_scan(self, sources: Sequence[str], rule_pack_version: str) -> int:
-        """Record the start of a scan and return its id."""
+    def begin_scan(
+        self,
+        sources: Sequence[str],
+        rule_pack_version: str,
+        settings_hash: str | None = None,
+    ) -> int:
+        """Record the start of a scan and the process running it, and return its id."""
 
     @abc.abstractmethod
     def record_dataset(self, scan_id: int, result: DatasetResult) -> LabelChanges:
@@ -98,6 +135,30 @@ class CatalogStore(abc.ABC):
         self, dataset: str, column: str, label_id: str, state: LabelState, by: str
     ) -> None:
         """Record a person's decision on a label of a dataset or column."""
+
+    def stored_datasets(self) -> dict[str, StoredDataset]:
+        """Return what the catalog remembers of each dataset, by URI."""
+        return {}
+
+    def load_results(self, uris: Sequence[str]) -> dict[str, DatasetResult]:
+        """Rebuild the stored results of datasets, by URI, without rejected labels.
+
+        URIs the catalog does not contain are left out.
+        """
+        return {}
+
+    def mark_seen(self, scan_id: int, uris: Sequence[str]) -> None:  # noqa: B027
+        """Record that a scan found ``uris`` unchanged and kept their labels."""
+
+    def resume_scan(
+        self, sources: Sequence[str], settings_hash: str
+    ) -> UnfinishedScan | None:
+        """Take over the last scan of ``sources`` if it stopped unfinished.
+
+        Returns None when there is nothing to resume, and the caller then
+        begins a new scan.
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional for stores without resources
         """Release connections."""

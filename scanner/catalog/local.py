@@ -7,6 +7,7 @@ Dataset-level labels are stored with an empty column name.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -19,21 +20,39 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from scanner.catalog.base import CatalogStore, DatasetSummary, LabelChanges
+from scanner.catalog.base import (
+    CatalogStore,
+    DatasetSummary,
+    LabelChanges,
+    StoredDataset,
+    UnfinishedScan,
+)
+from scanner.catalog.process import ScanProcess, current_process, is_alive
 from scanner.errors import CatalogError, UsageError
 from scanner.grading import grade_labels
 from scanner.masking import redact_text
-from scanner.model import DatasetFailure, DatasetResult, LabelState
+from scanner.model import (
+    ColumnResult,
+    DatasetFailure,
+    DatasetResult,
+    Evidence,
+    Fingerprint,
+    Label,
+    LabelState,
+)
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SQLITE_BUSY_SECONDS = 30
 RETRIES = 5
 RETRY_SECONDS = 0.2
 HUMAN_STATES = ("confirmed", "rejected")
 SCANNER = "scanner"
 DATASET_LEVEL = ""
+# Datasets marked seen per UPDATE statement, below the limit on bound
+# parameters of SQLite (999 before version 3.32) and PostgreSQL (65,535).
+SEEN_BATCH = 500
 
 metadata = sa.MetaData()
 
@@ -43,16 +62,30 @@ meta_table = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(256), nullable=False),
 )
+
+
+def _scan_columns_v1() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("started_at", sa.String(32), nullable=False),
+        sa.Column("finished_at", sa.String(32)),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("sources", sa.Text, nullable=False),
+        sa.Column("rule_pack_version", sa.String(128), nullable=False),
+        sa.Column("counts", sa.Text),
+    ]
+
+
 scans = sa.Table(
     "scans",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started_at", sa.String(32), nullable=False),
-    sa.Column("finished_at", sa.String(32)),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("sources", sa.Text, nullable=False),
-    sa.Column("rule_pack_version", sa.String(128), nullable=False),
-    sa.Column("counts", sa.Text),
+    *_scan_columns_v1(),
+    # Schema version 3: the process running the scan (``process.ScanProcess``)
+    # and the hash of the settings that decide labels (``engine``).
+    sa.Column("host", sa.String(255)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("process_started", sa.BigInteger),
+    sa.Column("settings_hash", sa.String(64)),
 )
 
 
@@ -82,7 +115,13 @@ datasets = sa.Table(
     metadata,
     *_dataset_columns_v1(),
     *(sa.Column(name, sa.String(16)) for name in GRADE_COLUMNS),
+    # Schema version 3: the last scan that found the dataset, including a
+    # scan that skipped it as unchanged.
+    sa.Column("last_seen_scan_id", sa.Integer, sa.ForeignKey("scans.id")),
 )
+# Columns that schema version 3 added, by table.
+SCAN_PROCESS_COLUMNS = ("host", "pid", "process_started", "settings_hash")
+SEEN_COLUMNS = ("last_seen_scan_id",)
 columns = sa.Table(
     "columns",
     metadata,
@@ -140,35 +179,59 @@ def _create_v1(connection: Connection) -> None:
     for table in metadata.sorted_tables:
         if table is datasets:
             sa.Table(table.name, version_1, *_dataset_columns_v1())
+        elif table is scans:
+            sa.Table(table.name, version_1, *_scan_columns_v1())
         else:
             table.to_metadata(version_1)
     version_1.create_all(connection)
 
 
-def _add_grades(connection: Connection) -> None:
-    """Add ``grade`` and ``personal`` to datasets and grade the stored ones."""
+def _add_columns(connection: Connection, table: sa.Table, names: Sequence[str]) -> None:
+    """Add the columns ``names`` of ``table`` that the database lacks."""
     preparer = connection.dialect.identifier_preparer
     # Another scan opening the catalog at the same moment may have added
     # the columns already.
     present = {
-        column["name"] for column in sa.inspect(connection).get_columns("datasets")
+        column["name"] for column in sa.inspect(connection).get_columns(table.name)
     }
-    for name in GRADE_COLUMNS:
+    for name in names:
         if name in present:
             continue
-        spec = sa.schema.CreateColumn(datasets.c[name]).compile(
-            dialect=connection.dialect
-        )
+        spec = sa.schema.CreateColumn(table.c[name]).compile(dialect=connection.dialect)
         connection.execute(
-            sa.text(f"ALTER TABLE {preparer.quote(datasets.name)} ADD COLUMN {spec}")
+            sa.text(f"ALTER TABLE {preparer.quote(table.name)} ADD COLUMN {spec}")
         )
+
+
+def _add_grades(connection: Connection) -> None:
+    """Add ``grade`` and ``personal`` to datasets and grade the stored ones."""
+    _add_columns(connection, datasets, GRADE_COLUMNS)
     ids = connection.execute(sa.select(datasets.c.id)).scalars().all()
     for dataset_id in ids:
         _regrade(connection, dataset_id)
 
 
+def _add_scan_tracking(connection: Connection) -> None:
+    """Record who runs each scan and which scan last found each dataset.
+
+    Datasets stored before this version were last found by the scan that
+    last classified them.
+    """
+    _add_columns(connection, scans, SCAN_PROCESS_COLUMNS)
+    _add_columns(connection, datasets, SEEN_COLUMNS)
+    connection.execute(
+        sa.update(datasets)
+        .where(datasets.c.last_seen_scan_id.is_(None))
+        .values(last_seen_scan_id=datasets.c.last_scan_id)
+    )
+
+
 # Migration n brings the schema from version n-1 to n.
-MIGRATIONS: list[Callable[[Connection], None]] = [_create_v1, _add_grades]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _create_v1,
+    _add_grades,
+    _add_scan_tracking,
+]
 
 
 def _regrade(connection: Connection, dataset_id: int) -> None:
@@ -270,7 +333,14 @@ class LocalCatalog(CatalogStore):
 
     # -- scans --------------------------------------------------------------
 
-    def begin_scan(self, sources: Sequence[str], rule_pack_version: str) -> int:
+    def begin_scan(
+        self,
+        sources: Sequence[str],
+        rule_pack_version: str,
+        settings_hash: str | None = None,
+    ) -> int:
+        process = current_process()
+
         def work(connection: Connection) -> int:
             result = connection.execute(
                 sa.insert(scans).values(
@@ -278,12 +348,41 @@ class LocalCatalog(CatalogStore):
                     status="running",
                     sources=json.dumps(list(sources)),
                     rule_pack_version=rule_pack_version,
+                    settings_hash=settings_hash,
+                    host=process.host,
+                    pid=process.pid,
+                    process_started=process.started,
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
 
         scan_id: int = self._run("starting a scan", work)
         return scan_id
+
+    def resume_scan(
+        self, sources: Sequence[str], settings_hash: str
+    ) -> UnfinishedScan | None:
+        def work(connection: Connection) -> UnfinishedScan | None:
+            row = connection.execute(
+                sa.select(scans)
+                .where(scans.c.sources == json.dumps(list(sources)))
+                .order_by(scans.c.id.desc())
+                .limit(1)
+            ).first()
+            if row is None or not _resumable(row):
+                return None
+            if row.settings_hash != settings_hash:
+                logger.info(
+                    "scan %d stopped unfinished, but the rule pack, user lists or "
+                    "sample size changed since; starting a new scan",
+                    row.id,
+                )
+                _close_dead_scan(connection, row)
+                return None
+            return _claim(connection, row)
+
+        found: UnfinishedScan | None = self._run("looking for a scan to resume", work)
+        return found
 
     def finish_scan(self, scan_id: int, status: str, counts: dict[str, int]) -> None:
         self._run(
@@ -341,6 +440,7 @@ class LocalCatalog(CatalogStore):
                 total_rows=result.total_rows,
                 last_scanned_at=now,
                 last_scan_id=scan_id,
+                last_seen_scan_id=scan_id,
                 last_error=None,
                 rule_pack_version=rule_pack_version,
             )
@@ -430,10 +530,67 @@ class LocalCatalog(CatalogStore):
                 .values(
                     last_error=f"{failure.reason}: {failure.message}",
                     last_scan_id=scan_id,
+                    last_seen_scan_id=scan_id,
                 )
             )
 
         self._run(f"recording the failure of {failure.uri}", work)
+
+    def mark_seen(self, scan_id: int, uris: Sequence[str]) -> None:
+        def work(connection: Connection) -> None:
+            for start in range(0, len(uris), SEEN_BATCH):
+                connection.execute(
+                    sa.update(datasets)
+                    .where(datasets.c.uri.in_(uris[start : start + SEEN_BATCH]))
+                    .values(last_seen_scan_id=scan_id)
+                )
+
+        if uris:
+            self._run(f"marking {len(uris)} unchanged datasets", work)
+
+    def stored_datasets(self) -> dict[str, StoredDataset]:
+        def work(connection: Connection) -> dict[str, StoredDataset]:
+            rows = connection.execute(
+                sa.select(
+                    datasets.c.uri,
+                    datasets.c.fingerprint,
+                    datasets.c.last_scan_id,
+                    datasets.c.last_seen_scan_id,
+                    datasets.c.last_error,
+                    scans.c.settings_hash,
+                ).select_from(
+                    datasets.outerjoin(scans, datasets.c.last_scan_id == scans.c.id)
+                )
+            )
+            return {
+                row.uri: StoredDataset(
+                    uri=row.uri,
+                    fingerprint=json.loads(row.fingerprint) if row.fingerprint else {},
+                    settings_hash=row.settings_hash,
+                    last_scan_id=row.last_scan_id,
+                    last_seen_scan_id=row.last_seen_scan_id,
+                    failed=row.last_error is not None,
+                )
+                for row in rows
+            }
+
+        found: dict[str, StoredDataset] = self._run("reading fingerprints", work)
+        return found
+
+    def load_results(self, uris: Sequence[str]) -> dict[str, DatasetResult]:
+        def work(connection: Connection) -> dict[str, DatasetResult]:
+            found: dict[str, DatasetResult] = {}
+            for start in range(0, len(uris), SEEN_BATCH):
+                chunk = uris[start : start + SEEN_BATCH]
+                found.update(_load_chunk(connection, chunk))
+            return found
+
+        if not uris:
+            return {}
+        found: dict[str, DatasetResult] = self._run(
+            f"reading {len(uris)} stored datasets", work
+        )
+        return found
 
     # -- reading and deciding -------------------------------------------------
 
@@ -557,6 +714,176 @@ class LocalCatalog(CatalogStore):
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _resumable(row: Any) -> bool:
+    """Tell whether a scan stopped unfinished and may be taken over.
+
+    Raises ``UsageError`` when the scan's process is still running.
+    """
+    if row.status == "interrupted":
+        return True
+    if row.status != "running":
+        return False
+    if row.pid is None or row.host is None:
+        logger.warning(
+            "scan %d is marked running but has no process recorded "
+            "(it began before catalog schema version 3); starting a new scan",
+            row.id,
+        )
+        return False
+    owner = ScanProcess(row.host, row.pid, row.process_started)
+    alive = is_alive(owner)
+    if alive is None:
+        logger.warning(
+            "scan %d is marked running on host %s, which cardex cannot check "
+            "from here; starting a new scan",
+            row.id,
+            row.host,
+        )
+        return False
+    if alive:
+        raise UsageError(
+            f"scan {row.id} of these sources is still running (process {row.pid} "
+            "on this host); wait for it to finish, or stop it and run --resume again"
+        )
+    return True
+
+
+def _close_dead_scan(connection: Connection, row: Any) -> None:
+    """Mark a killed scan ``interrupted``, which it could not do itself."""
+    if row.status == "running":
+        connection.execute(
+            sa.update(scans)
+            .where(scans.c.id == row.id, scans.c.status == "running")
+            .values(status="interrupted", finished_at=_now())
+        )
+
+
+def _claim(connection: Connection, row: Any) -> UnfinishedScan | None:
+    """Make this process the owner of an unfinished scan.
+
+    Returns None when another process claimed it first.
+    """
+    process = current_process()
+    claimed = connection.execute(
+        sa.update(scans)
+        .where(
+            scans.c.id == row.id,
+            scans.c.status == row.status,
+            scans.c.pid.is_not_distinct_from(row.pid),
+        )
+        .values(
+            status="running",
+            finished_at=None,
+            host=process.host,
+            pid=process.pid,
+            process_started=process.started,
+        )
+    )
+    if claimed.rowcount != 1:
+        return None
+    logger.info("resuming scan %d, which stopped %s", row.id, row.status)
+    return UnfinishedScan(row.id, row.status, row.settings_hash)
+
+
+def _load_chunk(
+    connection: Connection, uris: Sequence[str]
+) -> dict[str, DatasetResult]:
+    """Rebuild the results of a few datasets with three queries."""
+    rows = connection.execute(sa.select(datasets).where(datasets.c.uri.in_(uris)))
+    by_id = {row.id: row for row in rows}
+    column_rows: dict[int, list[Any]] = {dataset_id: [] for dataset_id in by_id}
+    for column in connection.execute(
+        sa.select(columns)
+        .where(columns.c.dataset_id.in_(list(by_id)))
+        .order_by(columns.c.id)
+    ):
+        column_rows[column.dataset_id].append(column)
+    label_rows: dict[int, list[Any]] = {dataset_id: [] for dataset_id in by_id}
+    for label in connection.execute(
+        sa.select(labels)
+        .where(labels.c.dataset_id.in_(list(by_id)))
+        .order_by(labels.c.id)
+    ):
+        label_rows[label.dataset_id].append(label)
+    return {
+        row.uri: stored_result(row, column_rows[dataset_id], label_rows[dataset_id])
+        for dataset_id, row in by_id.items()
+    }
+
+
+def stored_result(
+    row: Any, column_rows: Sequence[Any], label_rows: Sequence[Any]
+) -> DatasetResult:
+    """Rebuild a dataset's result from its catalog rows.
+
+    People's decisions apply as in a scan: rejected labels are left out and
+    named in the notes, and confirmed labels are marked. Notes and byte
+    counts of the scan that classified the dataset are not stored.
+    """
+    result = DatasetResult(
+        uri=row.uri,
+        name=row.name,
+        kind=row.kind,
+        format=row.format or "",
+        sampled_rows=row.sampled_rows or 0,
+        total_rows=row.total_rows,
+        fingerprint=_fingerprint(row.fingerprint),
+    )
+    result.columns = [
+        ColumnResult(
+            column.name,
+            column.data_type or "",
+            column.examined or 0,
+            column.non_null or 0,
+        )
+        for column in column_rows
+    ]
+    by_name = {column.name: column for column in result.columns}
+    for label_row in label_rows:
+        if label_row.column_name == DATASET_LEVEL:
+            labels_found, notes = result.labels, result.notes
+        elif label_row.column_name in by_name:
+            column = by_name[label_row.column_name]
+            labels_found, notes = column.labels, column.notes
+        else:
+            continue
+        if label_row.state == "rejected":
+            notes.append(f"{label_row.label_id} rejected by {label_row.source}")
+        else:
+            labels_found.append(_stored_label(label_row))
+    if row.last_error:
+        reason, _, message = row.last_error.partition(": ")
+        result.errors.append(DatasetFailure(row.uri, reason, message))
+    return result
+
+
+def _fingerprint(text: str | None) -> Fingerprint:
+    """Parse a stored fingerprint, ignoring fields this version does not know."""
+    stored = json.loads(text) if text else {}
+    known = {field.name for field in dataclasses.fields(Fingerprint)}
+    return Fingerprint(**{k: v for k, v in stored.items() if k in known})
+
+
+def _stored_label(row: Any) -> Label:
+    if row.evidence:
+        evidence = Evidence.from_dict(json.loads(row.evidence))
+    else:
+        evidence = Evidence(
+            rule_id="person",
+            rule_pack_version=row.rule_pack_version or "",
+            signals=(f"confirmed by {row.source}",),
+        )
+    confirmed = row.state == "confirmed"
+    return Label(
+        id=row.label_id,
+        category=row.category,
+        confidence=1.0 if row.confidence is None else row.confidence,
+        evidence=evidence,
+        state="confirmed" if confirmed else "suggested",
+        decided_by=row.source if confirmed else None,
+    )
 
 
 def _category(label_id: str, column: str) -> str:
