@@ -18,6 +18,20 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   fi
 fi
 
+# Optional: Chromium renders the HTML audit report for the screenshot test
+# (marked slow); without it that one test is skipped.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "installing Debian's chromium package for the HTML report screenshot test" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is not installed; the HTML report screenshot test will be" \
+      "skipped (install it with: sudo apt-get install chromium)" >&2
+  fi
+fi
+
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[all,dev]'

@@ -1,0 +1,396 @@
+"""Arrow sources of the subject-key columns of whole datasets, for counting.
+
+The scan reads samples; counting people needs every row. This module opens
+the full data of a dataset, reduced to its key columns, as an Arrow object
+that DuckDB scans. Columnar files become a record batch reader of a
+``pyarrow.dataset`` scanner, which decodes only the key columns in
+pyarrow's threads. Delimited text and JSON lines become record batch
+readers. Database tables become readers of ``SELECT DISTINCT`` batches, so
+that the database does the first de-duplication.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import fastavro
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as ds
+import pyarrow.json as pa_json
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from connectors.files.detect import detect_encoding
+from connectors.files.dialect import TextLayout, sniff_layout
+from connectors.files.text import column_names
+from connectors.sql import SqlSource, parse_source
+from connectors.sql_dialects import Relation, dialect_for
+from scanner.errors import UnsupportedError, UsageError
+from scanner.model import LIST_SUFFIX, PATH_SEPARATOR
+
+# Rows per batch read from columnar files (about 16 MiB for phone numbers).
+SCAN_BATCH_ROWS = 1 << 20
+# Batches each columnar reader decodes ahead of DuckDB. pyarrow's default
+# of 16 keeps up to 16 batches of every dataset in memory at once.
+SCAN_READAHEAD_BATCHES = 2
+# Rows per batch streamed out of a database.
+SQL_BATCH_ROWS = 50_000
+# Bytes of a text file read to detect its encoding and layout.
+SNIFF_BYTES = 64 * 1024
+DATASET_FORMATS = {"parquet": "parquet", "orc": "orc", "arrow": "ipc"}
+# The scan's compression names -> Arrow codecs; Arrow has no xz codec.
+ARROW_COMPRESSIONS = {"gzip": "gzip", "bzip2": "bz2", "zstd": "zstd"}
+
+
+@dataclass
+class KeyColumns:
+    """An Arrow object to register in DuckDB and SQL for each key column.
+
+    ``expressions[i]`` selects the i-th requested column from ``data`` as
+    VARCHAR, so that every key reaches normalisation as text.
+    """
+
+    data: Any
+    expressions: list[str]
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _as_text(expression: str, arrow_type: pa.DataType) -> str:
+    # Floating-point keys are phone numbers read as numbers: 13812345678.0
+    # must become 13812345678 before the dot is stripped as a separator.
+    if pa.types.is_floating(arrow_type):
+        return f"CAST(TRY_CAST({expression} AS BIGINT) AS VARCHAR)"
+    return f"CAST({expression} AS VARCHAR)"
+
+
+def _field_path(schema: pa.Schema, column: str) -> tuple[list[str], pa.DataType]:
+    """Split a dotted column path into struct fields that exist in ``schema``."""
+    if LIST_SUFFIX in column:
+        raise UnsupportedError(
+            f"column {column} is inside a list; counting people by keys in "
+            "lists is not supported yet"
+        )
+    if column in schema.names:
+        return [column], schema.field(column).type
+    parts = column.split(PATH_SEPARATOR)
+    arrow_type: pa.DataType = pa.struct(list(schema))
+    for part in parts:
+        if not pa.types.is_struct(arrow_type) or arrow_type.get_field_index(part) < 0:
+            raise UnsupportedError(f"column {column} not found when counting people")
+        arrow_type = arrow_type.field(part).type
+    return parts, arrow_type
+
+
+def _path_expression(schema: pa.Schema, column: str) -> str:
+    parts, arrow_type = _field_path(schema, column)
+    expression = quote(parts[0]) + "".join(
+        f"[{_sql_string(part)}]" for part in parts[1:]
+    )
+    return _as_text(expression, arrow_type)
+
+
+def _scan_keys(dataset: ds.Dataset, columns: Sequence[str]) -> KeyColumns:
+    """Read only the key columns, renamed ``key_0``... , in large batches.
+
+    A reader of large batches decodes in pyarrow's threads while DuckDB
+    groups the previous batch; registering the dataset itself measured no
+    faster with bench/count_bench.py data.
+    """
+    paths = [_field_path(dataset.schema, column) for column in columns]
+    projection = {
+        f"key_{index}": pc.field(*parts) for index, (parts, _) in enumerate(paths)
+    }
+    scanner = dataset.scanner(
+        columns=projection,
+        batch_size=SCAN_BATCH_ROWS,
+        batch_readahead=SCAN_READAHEAD_BATCHES,
+        fragment_readahead=1,
+        use_threads=True,
+    )
+    expressions = [
+        _as_text(quote(f"key_{index}"), arrow_type)
+        for index, (_, arrow_type) in enumerate(paths)
+    ]
+    return KeyColumns(scanner.to_reader(), expressions)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def open_file_keys(
+    path: str, file_format: str, columns: Sequence[str], partitioned: bool = False
+) -> KeyColumns:
+    """Open the key ``columns`` of a file or Hive-partitioned folder.
+
+    ``file_format`` is the scan's name for the format, such as ``parquet`` or
+    ``csv+gzip``. Raises ``UnsupportedError`` for formats that cannot be
+    counted yet.
+    """
+    base_format, _, compression = file_format.partition("+")
+    if base_format in DATASET_FORMATS and not compression:
+        dataset = ds.dataset(
+            path,
+            format=DATASET_FORMATS[base_format],
+            partitioning="hive" if partitioned else None,
+        )
+        return _scan_keys(dataset, columns)
+    if partitioned:
+        raise UnsupportedError(
+            f"counting people in partitioned {file_format} folders is not "
+            "supported yet; convert them to Parquet"
+        )
+    if compression and compression not in ARROW_COMPRESSIONS:
+        raise UnsupportedError(
+            f"counting people in {compression}-compressed files is not supported "
+            "yet; decompress them first"
+        )
+    codec = ARROW_COMPRESSIONS.get(compression)
+    if base_format == "arrow_stream":
+        with pa.input_stream(path, compression=codec) as source:
+            table = pa.ipc.open_stream(source).read_all()
+        return _from_table(table, columns)
+    if base_format == "csv":
+        return _open_delimited(path, columns, codec)
+    if base_format == "jsonl":
+        with pa.input_stream(path, compression=codec) as source:
+            table = pa_json.read_json(source)
+        return _from_table(table, columns)
+    if base_format == "avro":
+        return _open_avro(path, columns, codec)
+    if base_format == "json":
+        return _open_json_document(path, columns, codec)
+    raise UnsupportedError(
+        f"counting people in {file_format or 'this'} files is not supported yet"
+    )
+
+
+def _open_avro(path: str, columns: Sequence[str], codec: str | None) -> KeyColumns:
+    stream = pa.input_stream(path, compression=codec)
+    return _from_records(iter(fastavro.reader(stream)), columns)
+
+
+def _open_json_document(
+    path: str, columns: Sequence[str], codec: str | None
+) -> KeyColumns:
+    # NOTE: a JSON document is parsed whole in memory; JSON Lines stream.
+    with pa.input_stream(path, compression=codec) as stream:
+        document = json.loads(stream.read())
+    records = document if isinstance(document, list) else [document]
+    return _from_records(iter(records), columns)
+
+
+def _from_records(records: Iterator[Any], columns: Sequence[str]) -> KeyColumns:
+    """Stream the key columns of row records (Avro, JSON) as string batches.
+
+    NOTE: records are walked in Python, one value at a time, so these
+    formats count far slower than Parquet, ORC or CSV.
+    """
+    names = [f"key_{index}" for index in range(len(columns))]
+    paths = [column.split(PATH_SEPARATOR) for column in columns]
+    for column in columns:
+        if LIST_SUFFIX in column:
+            raise UnsupportedError(
+                f"column {column} is inside a list; counting people by keys in "
+                "lists is not supported yet"
+            )
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        while chunk := list(itertools.islice(records, SQL_BATCH_ROWS)):
+            arrays = [
+                pa.array(
+                    [_lookup(record, column, parts) for record in chunk], pa.string()
+                )
+                for column, parts in zip(columns, paths, strict=True)
+            ]
+            yield pa.record_batch(arrays, names=names)
+
+    schema = pa.schema([(name, pa.string()) for name in names])
+    reader = pa.RecordBatchReader.from_batches(schema, batches())
+    return KeyColumns(reader, [quote(name) for name in names])
+
+
+def _lookup(record: Any, column: str, parts: Sequence[str]) -> str | None:
+    """Return the value at a dotted column path of a record, as text."""
+    value = record.get(column) if isinstance(record, dict) else None
+    if value is None:
+        value = record
+        for part in parts:
+            value = value.get(part) if isinstance(value, dict) else None
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return _text(value)
+
+
+def _from_table(table: pa.Table, columns: Sequence[str]) -> KeyColumns:
+    # NOTE: Arrow streams and JSON lines are read whole into memory here; the
+    # other formats stream.
+    expressions = [_path_expression(table.schema, column) for column in columns]
+    return KeyColumns(table, expressions)
+
+
+def _open_delimited(path: str, columns: Sequence[str], codec: str | None) -> KeyColumns:
+    """Stream a delimited text file with the layout the scan's sniffer finds."""
+    with pa.input_stream(path, compression=codec) as handle:
+        head = handle.read(SNIFF_BYTES)
+    encoding = detect_encoding(head, path)
+    text = head[encoding.bom_length :].decode(encoding.codec, errors="replace")
+    layout = sniff_layout(text)
+    if layout.delimiter is None:
+        raise UnsupportedError(
+            f"{os.path.basename(path)} is read one value per line; counting "
+            "people in it is not supported yet"
+        )
+    names = _column_names(layout, text)
+    missing = [column for column in columns if column not in names]
+    if missing:
+        raise UnsupportedError(f"columns {missing} not found when counting people")
+
+    wanted = list(dict.fromkeys(columns))
+    # NOTE: rows with the wrong number of fields are skipped, as the scan
+    # skips them, so their people are not counted; and skip_rows counts
+    # physical lines, so blank lines inside a preamble shift the header.
+    reader = pa_csv.open_csv(
+        pa.input_stream(path, compression=codec),
+        read_options=pa_csv.ReadOptions(
+            column_names=names,
+            skip_rows=layout.preamble_rows + (1 if layout.header else 0),
+            encoding=encoding.codec,
+            block_size=1 << 22,
+        ),
+        parse_options=pa_csv.ParseOptions(
+            delimiter=layout.delimiter,
+            quote_char=layout.quotechar,
+            invalid_row_handler=lambda row: "skip",
+        ),
+        convert_options=pa_csv.ConvertOptions(
+            include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string())
+        ),
+    )
+    return KeyColumns(reader, [f"CAST({quote(c)} AS VARCHAR)" for c in columns])
+
+
+def _column_names(layout: TextLayout, text: str) -> list[str]:
+    """Name the columns as the scan does: from the header row, or by position."""
+    rows = (row for row in layout.rows(text) if row and any(row))
+    for _ in range(layout.preamble_rows):
+        next(rows, [])
+    header: list[str] = next(rows, [])
+    return column_names(header if layout.header else None, layout.width)
+
+
+def count_file_rows(path: str, file_format: str, partitioned: bool = False) -> int:
+    """Count the rows of a whole file, for datasets without a subject key."""
+    if file_format in DATASET_FORMATS:
+        dataset = ds.dataset(
+            path,
+            format=DATASET_FORMATS[file_format],
+            partitioning="hive" if partitioned else None,
+        )
+        return int(dataset.count_rows())
+    keys = open_file_keys(path, file_format, [], partitioned)
+    data = keys.data
+    if isinstance(data, pa.Table):
+        return int(data.num_rows)
+    return sum(batch.num_rows for batch in data)
+
+
+@dataclass(frozen=True)
+class SqlTable:
+    """A database table to count in: its source URL (with secrets) and name."""
+
+    source: str
+    schema: str
+    name: str
+    timeout: float
+
+
+def find_sql_source(uri: str, sources: Sequence[str], relation: Relation) -> str | None:
+    """Return the source URL the table at ``uri`` was found in.
+
+    A source given as a URL keeps its password. A SQLite file found inside
+    a folder is named by the dataset URI itself, which has no secrets.
+    """
+    for source in sources:
+        try:
+            target = parse_source(source)
+        except (UsageError, ValueError):
+            continue
+        if uri == target.relation_uri(relation):
+            return source
+    # The relation's part of a URI: "/schema/name", escaped as the connector does.
+    suffix = SqlSource(
+        url=URL.create("sqlite"), public_uri="", secrets=()
+    ).relation_uri(relation)
+    if uri.startswith("sqlite:") and uri.endswith(suffix):
+        return uri[: -len(suffix)]
+    return None
+
+
+def _sql_engine(table: SqlTable) -> tuple[sa.engine.Engine, Any]:
+    target = parse_source(table.source)
+    dialect = dialect_for(target.url)
+    return dialect.create_engine(target.url, table.timeout), dialect
+
+
+def open_sql_keys(table: SqlTable, columns: Sequence[str]) -> list[KeyColumns]:
+    """Stream the distinct non-null values of each key column of a table.
+
+    Each column becomes one reader of one VARCHAR column ``k``; the database
+    removes duplicates, DuckDB normalises and removes the rest.
+    """
+    schema = pa.schema([("k", pa.string())])
+    return [
+        KeyColumns(
+            pa.RecordBatchReader.from_batches(schema, _distinct_batches(table, column)),
+            ['"k"'],
+        )
+        for column in columns
+    ]
+
+
+def _distinct_batches(table: SqlTable, column: str) -> Iterator[pa.RecordBatch]:
+    engine, dialect = _sql_engine(table)
+    relation = sa.table(table.name, sa.column(column), schema=table.schema or None)
+    statement = (
+        sa.select(relation.c[column]).where(relation.c[column].is_not(None)).distinct()
+    )
+    with engine.connect() as connection, dialect.read_only(connection, table.timeout):
+        result = connection.execution_options(stream_results=True).execute(statement)
+        while rows := result.fetchmany(SQL_BATCH_ROWS):
+            values = [_text(row[0]) for row in rows]
+            yield pa.record_batch([pa.array(values, pa.string())], names=["k"])
+    engine.dispose()
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def count_sql_rows(table: SqlTable) -> int:
+    """Count the rows of a whole table, for datasets without a subject key."""
+    engine, dialect = _sql_engine(table)
+    relation = sa.table(table.name, schema=table.schema or None)
+    statement = sa.select(sa.func.count()).select_from(relation)
+    try:
+        with (
+            engine.connect() as connection,
+            dialect.read_only(connection, table.timeout),
+        ):
+            return int(connection.execute(statement).scalar_one())
+    finally:
+        engine.dispose()
