@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 CONNECTORS = "cardex.connectors"
 CLASSIFIERS = "cardex.classifiers"
 CATALOGS = "cardex.catalogs"
-GROUPS = (CONNECTORS, CLASSIFIERS, CATALOGS)
+WRITERS = "cardex.writers"
+GROUPS = (CONNECTORS, CLASSIFIERS, CATALOGS, WRITERS)
 
 
 def plugin_entry_points(group: str) -> list[EntryPoint]:
