@@ -1,0 +1,197 @@
+"""Sample and classify datasets as Spark tasks, one task per dataset.
+
+The driver lists the datasets, decides which to skip (``--changed-only``,
+``--resume``) as the local engine does, and sends the rest to Spark. Each
+task unpickles a dataset handle, samples and classifies it with
+``Scanner.scan_dataset`` and the driver's rule pack and classifiers, and
+returns the result as JSON. The driver then stores the results in the
+catalog through the local engine's code, in the order the datasets were
+found, so labels, catalog rows and reports are the same on both engines.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from classifiers.base import Classifier
+from classifiers.rulepack import RulePack
+from scanner.catalog import CatalogStore
+from scanner.engine import (
+    ProgressCallback,
+    Scanner,
+    ScanOptions,
+    ScanOutcome,
+    is_unchanged,
+    printable,
+    read_fingerprint,
+)
+from scanner.masking import redact_text
+from scanner.model import DatasetFailure, DatasetHandle, DatasetResult
+from scanner.spark.results import result_from_json, result_to_json
+from scanner.spark.session import SparkJobError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+TASK_SCHEMA = "handle BINARY"
+RESULT_SCHEMA = "result STRING"
+
+
+class _ExecutorScanner(Scanner):
+    """The parts of a ``Scanner`` that ``scan_dataset`` uses, in an executor.
+
+    It lists no sources and opens no catalog: ``scan_dataset`` reads only
+    ``options.sample_size``, ``classifiers`` and ``rules``.
+    """
+
+    def __init__(
+        self,
+        sample_size: int,
+        rules: RulePack,
+        classifier_types: Sequence[type[Classifier]],
+    ) -> None:
+        self.options = ScanOptions(sources=(), sample_size=sample_size)
+        self.rules = rules
+        self.classifiers = [cls(rules) for cls in classifier_types]
+
+
+# Executor scanners by settings hash, so that a reused Python worker builds
+# the classifiers once per scan, not once per dataset.
+_EXECUTOR_SCANNERS: dict[str, _ExecutorScanner] = {}
+
+
+def _classify_task(
+    settings: str,
+    sample_size: int,
+    rules: RulePack,
+    classifier_types: Sequence[type[Classifier]],
+) -> Any:
+    """Return the function that ``mapInArrow`` runs on batches of handles."""
+
+    def classify(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        worker = _EXECUTOR_SCANNERS.get(settings)
+        if worker is None:
+            worker = _ExecutorScanner(sample_size, rules, classifier_types)
+            _EXECUTOR_SCANNERS[settings] = worker
+        for batch in batches:
+            for task in batch.to_pylist():
+                handle: DatasetHandle = pickle.loads(task["handle"])
+                result = worker.scan_dataset(handle)
+                yield pa.record_batch(
+                    [pa.array([result_to_json(result)], pa.string())],
+                    names=["result"],
+                )
+
+    return classify
+
+
+class SparkScanner(Scanner):
+    """A ``Scanner`` that samples and classifies datasets as Spark tasks.
+
+    Handles that cannot be pickled (database tables, whose handles hold a
+    connection pool) are sampled and classified on the driver instead.
+    """
+
+    def __init__(
+        self,
+        options: ScanOptions,
+        spark: SparkSession,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        super().__init__(options, progress)
+        self.spark = spark
+        self._listed: list[DatasetHandle | DatasetFailure] = []
+        self._classified: dict[str, DatasetResult] = {}
+
+    def _scan_all(self, outcome: ScanOutcome, catalog: CatalogStore | None) -> None:
+        """List every dataset, classify them in Spark, then store as usual."""
+        self._listed = list(super()._discover())
+        handles = [
+            item
+            for item in self._listed
+            if isinstance(item, DatasetHandle) and self._needs_scan(item)
+        ]
+        self._classified = self._classify(handles)
+        super()._scan_all(outcome, catalog)
+
+    def _discover(self) -> Iterator[DatasetHandle | DatasetFailure]:
+        yield from self._listed
+
+    def scan_dataset(self, handle: DatasetHandle) -> DatasetResult:
+        """Return the result Spark computed, or scan the dataset here."""
+        result = self._classified.pop(printable(handle.uri), None)
+        if result is None:
+            return super().scan_dataset(handle)
+        logger.info(
+            "scanned %s in Spark: %d rows sampled, %d columns, %d errors",
+            result.uri,
+            result.sampled_rows,
+            len(result.columns),
+            len(result.errors),
+        )
+        return result
+
+    def _needs_scan(self, handle: DatasetHandle) -> bool:
+        """Tell whether ``_process`` will scan ``handle`` rather than skip it."""
+        uri = printable(handle.uri)
+        if uri in self._done_before:
+            return False
+        stored = self._stored.get(uri)
+        if not self.options.changed_only or stored is None:
+            return True
+        fingerprint = read_fingerprint(handle)
+        return not is_unchanged(stored, fingerprint, self.settings_hash)
+
+    def _classify(self, handles: Sequence[DatasetHandle]) -> dict[str, DatasetResult]:
+        """Classify ``handles`` in Spark and return the results by URI."""
+        tasks = []
+        for handle in handles:
+            try:
+                tasks.append((pickle.dumps(handle),))
+            except (pickle.PicklingError, TypeError, AttributeError):
+                logger.info(
+                    "classifying %s on the driver: its handle cannot be sent "
+                    "to executors",
+                    printable(handle.uri),
+                )
+                continue
+        if not tasks:
+            return {}
+        rows = self._run_job(tasks)
+        results = {}
+        for row in rows:
+            result = result_from_json(row["result"])
+            results[result.uri] = result
+        logger.info("classified %d datasets in Spark", len(results))
+        return results
+
+    def _run_job(self, tasks: list[tuple[bytes]]) -> list[Any]:
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
+        classify = _classify_task(
+            self.settings_hash,
+            self.options.sample_size,
+            self.rules,
+            [type(classifier) for classifier in self.classifiers],
+        )
+        # One partition per dataset, so each dataset is its own task.
+        rdd = self.spark.sparkContext.parallelize(tasks, len(tasks))
+        frame = self.spark.createDataFrame(rdd, TASK_SCHEMA)
+        try:
+            return frame.mapInArrow(classify, RESULT_SCHEMA).collect()
+        except (PySparkException, Py4JJavaError) as exc:
+            lines = [line for line in str(exc).splitlines() if line.strip()]
+            cause = redact_text(lines[-1] if lines else type(exc).__name__)
+            raise SparkJobError(
+                f"the Spark classification job failed: {cause}; check that "
+                "executors have cardex and its dependencies installed and can "
+                "read the sources"
+            ) from exc
