@@ -13,6 +13,7 @@ Heavy libraries are imported inside the commands so that ``--help`` stays fast.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -21,6 +22,7 @@ from typing import Any, NoReturn
 import click
 
 from scanner import __version__
+from scanner.spark.cli import engine_options
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -41,7 +43,9 @@ Exit codes:
 logger = logging.getLogger("scanner")
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
+def _configure_logging(verbose: int, quiet: bool, log_format: str = "text") -> None:
+    """Log to standard error; ``log_format`` is text, json, or auto (JSON
+    lines unless standard error is a terminal)."""
     level = logging.WARNING
     if quiet:
         level = logging.ERROR
@@ -49,6 +53,11 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
         level = logging.INFO
     elif verbose >= 2:
         level = logging.DEBUG
+    if log_format == "json" or (log_format == "auto" and not sys.stderr.isatty()):
+        from scanner.runs.logs import json_handler
+
+        logging.basicConfig(level=level, handlers=[json_handler(sys.stderr)])
+        return
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
@@ -70,8 +79,80 @@ def _catalog_option(function: Any) -> Any:
     )(function)
 
 
+# Commands defined in other modules, imported only when they run so that
+# ``cardex --help`` stays fast: name -> (module, attribute, one-line help).
+_LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "audit": (
+        "scanner.audit.command",
+        "audit",
+        "Audit SOURCE... before export: people counted, route decided.",
+    ),
+    "ledger": (
+        "scanner.audit.command",
+        "ledger",
+        "Read the yearly export ledger kept in the catalog.",
+    ),
+    "gate": (
+        "scanner.audit.gate",
+        "gate",
+        "Check SOURCE... against SUITE, built by 'cardex audit --suite'.",
+    ),
+    "suite": (
+        "scanner.audit.gate",
+        "suite_command",
+        "Build a gate suite from a scan or audit JSON report.",
+    ),
+    "push": (
+        "scanner.writers.cli",
+        "push",
+        "Publish the labels of the local catalog to TARGET...",
+    ),
+    "run": (
+        "scanner.runs.cli",
+        "run",
+        "Scan every source of the configuration once, under a lock.",
+    ),
+    "runs": (
+        "scanner.runs.cli",
+        "runs",
+        "List past runs recorded in the catalog, newest first.",
+    ),
+}
+
+
+class _CommandGroup(click.Group):
+    """The ``cardex`` group, which imports the lazy commands on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in _LAZY_COMMANDS:
+            module, attribute, _ = _LAZY_COMMANDS[name]
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, name)
+        return command
+
+    def format_commands(
+        self, ctx: click.Context, formatter: click.HelpFormatter
+    ) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in self.list_commands(ctx))
+        rows: list[tuple[str, str]] = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                if not self.commands[name].hidden:
+                    rows.append((name, self.commands[name].get_short_help_str(limit)))
+            else:
+                rows.append((name, _LAZY_COMMANDS[name][2]))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
 @click.group(
-    epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]}
+    cls=_CommandGroup,
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="cardex")
 def main() -> None:
@@ -166,6 +247,51 @@ def main() -> None:
     help="Limit for each database statement while listing and sampling.",
 )
 @click.option(
+    "--changed-only",
+    is_flag=True,
+    help="Skip datasets unchanged since the catalog last classified them (same "
+    "size, modified time, checksum or table statistics, and the same rule pack, "
+    "user lists and sample size); they keep their labels.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the last scan of the same sources if it was killed or "
+    "interrupted, without scanning again the datasets it finished; otherwise "
+    "start a new scan.",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1, max=256),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Datasets sampled and classified at once, in threads (1: one after "
+    "another, using less memory).",
+)
+@click.option(
+    "--endpoint-url",
+    metavar="URL",
+    help="S3 endpoint for s3:// sources, such as http://127.0.0.1:8333 for a "
+    "local MinIO or SeaweedFS (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, "
+    "the AWS profile, then AWS itself).",
+)
+@click.option(
+    "--push",
+    "push_targets",
+    multiple=True,
+    metavar="TARGET",
+    help="After the scan, publish the catalog's labels to TARGET (see 'cardex "
+    "push --help'); repeatable; exit 4 when a push fails.",
+)
+@click.option(
+    "--push-config",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="YAML push configuration for --push targets.",
+)
+@engine_options
+@click.option(
     "-v", "--verbose", count=True, help="Log more: -v one line per dataset, -vv debug."
 )
 @click.option(
@@ -185,20 +311,31 @@ def scan(
     recipients_path: str | None,
     on_error: str,
     timeout: float,
+    changed_only: bool,
+    resume: bool,
+    concurrency: int,
+    endpoint_url: str | None,
+    push_targets: tuple[str, ...],
+    push_config: str | None,
+    engine: str,
+    spark_master: str | None,
     verbose: int,
     quiet: bool,
 ) -> None:
     """Scan SOURCE... and label every column.
 
     A SOURCE is a file, a folder (scanned recursively), a glob such as
-    'exports/*.csv', or a SQLAlchemy database URL such as sqlite:///app.db or
-    postgresql://user@host/db. Results go to the catalog, and to a JSON report
-    with --report.
+    'exports/*.csv', a SQLAlchemy database URL such as sqlite:///app.db or
+    postgresql://user@host/db, a bucket or prefix such as s3://lake/raw, or
+    an Iceberg table such as iceberg://sqlite:///catalog.db#ns.table.
+    Results go to the catalog, and to a JSON report with --report.
     """
     _configure_logging(verbose, quiet)
-    from scanner.engine import Scanner, ScanOptions
+    from scanner.engine import ScanOptions
     from scanner.errors import CatalogError, MissingExtraError, PluginError, UsageError
     from scanner.report import check_report_path, print_summary, write_report
+    from scanner.spark.cli import make_scanner
+    from scanner.spark.session import SparkJobError
 
     options = ScanOptions(
         sources=sources,
@@ -213,12 +350,23 @@ def scan(
         geofences_path=geofences_path,
         terms_path=terms_path,
         recipients_path=recipients_path,
+        changed_only=changed_only,
+        resume=resume,
+        concurrency=concurrency,
+        endpoint_url=endpoint_url,
     )
     try:
+        if push_targets and no_catalog:
+            raise UsageError("--push publishes the catalog; drop --no-catalog")
+        if push_targets:
+            from scanner.writers.cli import check_targets
+
+            check_targets(push_targets, push_config)
         if report_path:
             check_report_path(report_path)
         with _progress(enabled=not quiet and sys.stderr.isatty()) as progress:
-            outcome = Scanner(options, progress=progress).run()
+            scanner = make_scanner(engine, spark_master, options, progress)
+            outcome = scanner.run()
     except (UsageError, MissingExtraError) as exc:
         _fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
@@ -226,7 +374,7 @@ def scan(
             "interrupted; the catalog keeps the datasets scanned so far",
             EXIT_INTERRUPTED,
         )
-    except (CatalogError, PluginError) as exc:
+    except (CatalogError, PluginError, SparkJobError) as exc:
         _fail(str(exc), EXIT_FAILURE)
 
     if report_path:
@@ -238,6 +386,11 @@ def scan(
         print_summary(outcome, sys.stdout)
 
     codes = {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILURE}
+    if push_targets and outcome.status != "failed":
+        from scanner.writers.cli import push_after_scan
+
+        pushed = push_after_scan(push_targets, catalog_url, push_config, rules_path)
+        sys.exit(pushed or codes[outcome.status])
     sys.exit(codes[outcome.status])
 
 
@@ -267,7 +420,7 @@ class _progress:
         self._task = self._bar.add_task("", total=None)
         return self._update
 
-    def _update(self, done: int, total: int, uri: str) -> None:
+    def _update(self, done: int, total: int | None, uri: str) -> None:
         self._bar.update(self._task, completed=done, total=total, description=uri[-60:])
 
     def __exit__(self, *exc_info: object) -> None:
