@@ -623,7 +623,7 @@ def test_gate_masks_phone_key_columns(tmp_path: Path) -> None:
     raw_names = ["batch"] + [
         f"owners.{phone}.id_number" for row in rows for phone in row["owners"]
     ]
-    shown = safe_column_names(raw_names)
+    masked_names = safe_column_names(raw_names)
     report = {
         "datasets": [
             {
@@ -631,7 +631,7 @@ def test_gate_masks_phone_key_columns(tmp_path: Path) -> None:
                 "name": data.name,
                 "columns": [
                     {
-                        "name": shown[name],
+                        "name": masked_names[name],
                         "labels": [{"id": "spi.id_number"}] if "." in name else [],
                     }
                     for name in raw_names
@@ -652,7 +652,7 @@ def test_gate_masks_phone_key_columns(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     assert "are not masked" in result.output
     assert "not in the suite" not in result.output
-    regressed = shown[f"owners.{next(iter(rows[1]['owners']))}.id_number"]
+    regressed = masked_names[f"owners.{next(iter(rows[1]['owners']))}.id_number"]
     assert f"column {regressed}: 1 of 1 non-null values" in result.output
     for name in raw_names[1:]:
         assert name.split(".")[1] not in result.output

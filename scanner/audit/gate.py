@@ -301,8 +301,8 @@ def _check_dataset(
     check.total_rows = sample.total_rows
     logger.info("read %d rows from %s", check.rows_checked, handle.uri)
 
-    table, shown = _with_shown_names(sample.table)
-    expectations, skipped = _expectations_for(entry, suite, shown)
+    table, masked_names = _with_masked_names(sample.table)
+    expectations, skipped = _expectations_for(entry, suite, masked_names)
     check.results.extend(skipped)
     if expectations:
         frame = _to_frame(table)
@@ -310,7 +310,7 @@ def _check_dataset(
     return check
 
 
-def _with_shown_names(table: Any) -> tuple[Any, dict[str, str]]:
+def _with_masked_names(table: Any) -> tuple[Any, dict[str, str]]:
     """Rename the columns to the names a scan report shows.
 
     A name segment that is a phone number, ID number, e-mail address, card
@@ -323,15 +323,15 @@ def _with_shown_names(table: Any) -> tuple[Any, dict[str, str]]:
 
     raw = list(table.column_names)
     masked = safe_column_names(raw)
-    shown: dict[str, str] = {}
+    masked_names: dict[str, str] = {}
     for name in raw:
         base = masked[name]
         unique, number = base, 1
-        while unique in shown or (unique != base and unique in masked.values()):
+        while unique in masked_names or (unique != base and unique in masked.values()):
             number += 1
             unique = f"{base} #{number}"
-        shown[unique] = base
-    return table.rename_columns(list(shown)), shown
+        masked_names[unique] = base
+    return table.rename_columns(list(masked_names)), masked_names
 
 
 def _expectations_for(

@@ -103,9 +103,9 @@ def _contained(whole_value: str, boundary: str) -> str:
 
 def _identifier_anywhere() -> str:
     resident_id, mobile = (pattern.regex for pattern in IDENTIFIER_PATTERNS[:2])
-    # The VIN pattern's lookaheads scan to the end of the value, so inside a
-    # longer text they become lookaheads that stop at the first letter or
-    # digit. The boundary keeps both inside the 17-character run.
+    # The VIN pattern's lookaheads scan to the end of the value, which inside
+    # a longer text runs past the VIN. These stop at the first letter and the
+    # first digit instead, and the boundary keeps both inside the 17 characters.
     vin = "(?=[0-9]*[A-Za-z])(?=[A-Za-z]*[0-9])[0-9A-HJ-NPR-Za-hj-npr-z]{17}"
     return "|".join(
         (
