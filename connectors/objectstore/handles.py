@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import pyarrow.fs as pafs
+
 from connectors.files.content import ByteSource, LocalFile, ReadContext
 from connectors.files.detect import sniff_format
 from connectors.files.errors import translate_errors
@@ -141,9 +143,13 @@ class FileSetDataset(PartitionedDataset):
         timeout: float,
         open_source: SourceOpener,
         sizes: dict[str, tuple[int, float | None]] | None = None,
+        filesystem: pafs.FileSystem | None = None,
     ) -> None:
         super().__init__(uri, files, timeout)
         self.uri = uri
+        #: The store's filesystem when the files are on an object store, for
+        #: readers of whole files such as the audit's person count.
+        self.filesystem = filesystem
         self.name = uri.rstrip("/").rsplit("/", 1)[-1]
         self.open_source = open_source
         self.sizes = sizes or {}

@@ -291,7 +291,12 @@ def _file_set(
         # Part files side by side: the dataset is named by their pattern.
         uri = walk.store.uri(f"{prefix}/{part_pattern(_name(entries[0]))}")
     return FileSetDataset(
-        uri, files, walk.options.timeout, remote_opener(walk.store), sizes
+        uri,
+        files,
+        walk.options.timeout,
+        remote_opener(walk.store),
+        sizes,
+        walk.store.filesystem,
     )
 
 

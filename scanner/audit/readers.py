@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.json as pa_json
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
@@ -124,17 +125,32 @@ def _scan_keys(dataset: ds.Dataset, columns: Sequence[str]) -> KeyColumns:
     return KeyColumns(scanner.to_reader(), expressions)
 
 
+def _input(
+    path: str, codec: str | None, filesystem: pafs.FileSystem | None
+) -> pa.NativeFile:
+    """Open ``path`` as a stream, decompressing ``codec`` when given."""
+    if filesystem is None:
+        return pa.input_stream(path, compression=codec)
+    raw = filesystem.open_input_stream(path)
+    return pa.CompressedInputStream(raw, codec) if codec else raw
+
+
 def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
 def open_file_keys(
-    path: str, file_format: str, columns: Sequence[str], partitioned: bool = False
+    path: str,
+    file_format: str,
+    columns: Sequence[str],
+    partitioned: bool = False,
+    filesystem: pafs.FileSystem | None = None,
 ) -> KeyColumns:
     """Open the key ``columns`` of a file or Hive-partitioned folder.
 
     ``file_format`` is the scan's name for the format, such as ``parquet`` or
-    ``csv+gzip``. Raises ``UnsupportedError`` for formats that cannot be
+    ``csv+gzip``. ``filesystem`` reads ``path`` from an object store instead
+    of the local disk. Raises ``UnsupportedError`` for formats that cannot be
     counted yet.
     """
     base_format, _, compression = file_format.partition("+")
@@ -143,6 +159,7 @@ def open_file_keys(
             path,
             format=DATASET_FORMATS[base_format],
             partitioning="hive" if partitioned else None,
+            filesystem=filesystem,
         )
         return _scan_keys(dataset, columns)
     if partitioned:
@@ -157,34 +174,42 @@ def open_file_keys(
         )
     codec = ARROW_COMPRESSIONS.get(compression)
     if base_format == "arrow_stream":
-        with pa.input_stream(path, compression=codec) as source:
+        with _input(path, codec, filesystem) as source:
             table = pa.ipc.open_stream(source).read_all()
         return _from_table(table, columns)
     if base_format == "csv":
-        return _open_delimited(path, columns, codec)
+        return _open_delimited(path, columns, codec, filesystem)
     if base_format == "jsonl":
-        with pa.input_stream(path, compression=codec) as source:
+        with _input(path, codec, filesystem) as source:
             table = pa_json.read_json(source)
         return _from_table(table, columns)
     if base_format == "avro":
-        return _open_avro(path, columns, codec)
+        return _open_avro(path, columns, codec, filesystem)
     if base_format == "json":
-        return _open_json_document(path, columns, codec)
+        return _open_json_document(path, columns, codec, filesystem)
     raise UnsupportedError(
         f"counting people in {file_format or 'this'} files is not supported yet"
     )
 
 
-def _open_avro(path: str, columns: Sequence[str], codec: str | None) -> KeyColumns:
-    stream = pa.input_stream(path, compression=codec)
+def _open_avro(
+    path: str,
+    columns: Sequence[str],
+    codec: str | None,
+    filesystem: pafs.FileSystem | None = None,
+) -> KeyColumns:
+    stream = _input(path, codec, filesystem)
     return _from_records(iter(fastavro.reader(stream)), columns)
 
 
 def _open_json_document(
-    path: str, columns: Sequence[str], codec: str | None
+    path: str,
+    columns: Sequence[str],
+    codec: str | None,
+    filesystem: pafs.FileSystem | None = None,
 ) -> KeyColumns:
     # NOTE: a JSON document is parsed whole in memory; JSON Lines stream.
-    with pa.input_stream(path, compression=codec) as stream:
+    with _input(path, codec, filesystem) as stream:
         document = json.loads(stream.read())
     records = document if isinstance(document, list) else [document]
     return _from_records(iter(records), columns)
@@ -239,9 +264,14 @@ def _from_table(table: pa.Table, columns: Sequence[str]) -> KeyColumns:
     return KeyColumns(table, expressions)
 
 
-def _open_delimited(path: str, columns: Sequence[str], codec: str | None) -> KeyColumns:
+def _open_delimited(
+    path: str,
+    columns: Sequence[str],
+    codec: str | None,
+    filesystem: pafs.FileSystem | None = None,
+) -> KeyColumns:
     """Stream a delimited text file with the layout the scan's sniffer finds."""
-    with pa.input_stream(path, compression=codec) as handle:
+    with _input(path, codec, filesystem) as handle:
         head = handle.read(SNIFF_BYTES)
     encoding = detect_encoding(head, path)
     text = head[encoding.bom_length :].decode(encoding.codec, errors="replace")
@@ -261,7 +291,7 @@ def _open_delimited(path: str, columns: Sequence[str], codec: str | None) -> Key
     # skips them, so their people are not counted; and skip_rows counts
     # physical lines, so blank lines inside a preamble shift the header.
     reader = pa_csv.open_csv(
-        pa.input_stream(path, compression=codec),
+        _input(path, codec, filesystem),
         read_options=pa_csv.ReadOptions(
             column_names=names,
             skip_rows=layout.preamble_rows + (1 if layout.header else 0),
@@ -289,16 +319,22 @@ def _column_names(layout: TextLayout, text: str) -> list[str]:
     return column_names(header if layout.header else None, layout.width)
 
 
-def count_file_rows(path: str, file_format: str, partitioned: bool = False) -> int:
+def count_file_rows(
+    path: str,
+    file_format: str,
+    partitioned: bool = False,
+    filesystem: pafs.FileSystem | None = None,
+) -> int:
     """Count the rows of a whole file, for datasets without a subject key."""
     if file_format in DATASET_FORMATS:
         dataset = ds.dataset(
             path,
             format=DATASET_FORMATS[file_format],
             partitioning="hive" if partitioned else None,
+            filesystem=filesystem,
         )
         return int(dataset.count_rows())
-    keys = open_file_keys(path, file_format, [], partitioned)
+    keys = open_file_keys(path, file_format, [], partitioned, filesystem)
     data = keys.data
     if isinstance(data, pa.Table):
         return int(data.num_rows)

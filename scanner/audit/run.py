@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from connectors.files.handles import FileDataset, PartitionedDataset
+from connectors.objectstore.handles import FileSetDataset, ObjectDataset
 from connectors.sql import SqlTableHandle
 from scanner.audit.context import COVERING_CODES, TransferContext
 from scanner.audit.counting import KeySet, PeopleCounter, TransferCount
@@ -349,6 +351,13 @@ def _open_keys(
 ) -> list[KeyColumns]:
     handle = dataset.handle
     result = dataset.result
+    stored = _store_files(handle)
+    if stored is not None:
+        filesystem, paths = stored
+        return [
+            open_file_keys(path, result.format, columns, filesystem=filesystem)
+            for path in paths
+        ]
     if isinstance(handle, FileDataset):
         return [open_file_keys(handle.uri, result.format, columns)]
     if isinstance(handle, PartitionedDataset):
@@ -361,6 +370,20 @@ def _open_keys(
     if isinstance(handle, SqlTableHandle):
         return open_sql_keys(_sql_table(handle, scan), columns)
     raise DatasetError(f"cannot read {result.kind} datasets whole to count people")
+
+
+def _store_files(handle: DatasetHandle) -> tuple[pafs.FileSystem, list[str]] | None:
+    """Return the object-store filesystem and file paths of ``handle``.
+
+    ``None`` for datasets on the local disk or in databases. The files of a
+    set are read one by one, so partition values in folder names are not
+    read: a subject key that is a partition column is not found.
+    """
+    if isinstance(handle, ObjectDataset):
+        return handle.store.filesystem, [handle.info.path]
+    if isinstance(handle, FileSetDataset) and handle.filesystem is not None:
+        return handle.filesystem, [item.path for item in handle.files]
+    return None
 
 
 def is_part_file_set(handle: PartitionedDataset) -> bool:
@@ -414,6 +437,13 @@ def _whole_rows(dataset: _Dataset, sources: Sequence[str]) -> int:
         # An image, video or log is one object; it counts as one person.
         # NOTE: a cabin video may show several people.
         return 1
+    stored = _store_files(handle)
+    if stored is not None:
+        filesystem, paths = stored
+        return sum(
+            count_file_rows(path, result.format, filesystem=filesystem)
+            for path in paths
+        )
     if isinstance(handle, FileDataset):
         return count_file_rows(handle.uri, result.format)
     if isinstance(handle, PartitionedDataset):
