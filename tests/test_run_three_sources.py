@@ -1,9 +1,9 @@
 """One configuration with an SQLite database, a PostgreSQL database and an S3
 prefix, run twice as cron would start it: the second run is incremental.
 
-The PostgreSQL and S3 servers are the session fixtures on loopback; the
+The PostgreSQL and S3 servers are the session fixtures on loopback. The
 password and the S3 keys reach ``cardex run`` only through environment
-variables named in the configuration.
+variables that the configuration names.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The whole sample lake, uploaded to a real S3 server, scans like the folder.
 
-Every folder of ``sample_data/`` except ``app/`` (SQLite databases, which are
-read through their ``sqlite:///`` URL and not from a bucket) is uploaded, and
-each dataset's labels from the bucket scan must equal those of the local scan,
-dataset and column labels alike.
+Every folder of ``sample_data/`` is uploaded except ``app/``: its SQLite
+databases are read through ``sqlite:///`` URLs, not from a bucket. Each
+dataset's labels from the bucket scan, on the dataset and on its columns,
+must equal those of the local scan.
 """
 
 from __future__ import annotations
