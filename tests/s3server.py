@@ -174,7 +174,8 @@ class S3Server:
             "-s3.port.lance=0",
             "-s3.iam=false",
             "-master.volumeSizeLimitMB=64",
-            "-volume.max=32",
+            # Each bucket grows volumes of its own; the tests create many buckets.
+            "-volume.max=256",
         ]
         self.log_path = self.base_dir / "weed.log"
         with self.log_path.open("wb") as log:

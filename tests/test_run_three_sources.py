@@ -131,10 +131,14 @@ def test_three_sources_run_twice_second_incremental(
     runs = json.loads(listed.stdout)
     assert len(runs) == 2
     newest, oldest = runs
-    assert oldest["counts"]["datasets_scanned"] == 3
+    # The PostgreSQL database is shared with other tests and may hold more
+    # tables than the one made here.
+    first_scanned = oldest["counts"]["datasets_scanned"]
+    assert first_scanned >= 3
+    assert oldest["counts"]["datasets_failed"] == 0
     assert oldest["counts"]["labels_added"] >= 3
     assert newest["counts"]["datasets_scanned"] == 0
-    assert newest["counts"]["datasets_skipped"] == 3
+    assert newest["counts"]["datasets_skipped"] == first_scanned
     assert newest["counts"]["labels_removed"] == 0
 
     metrics = (tmp_path / "out" / "cardex.prom").read_text(encoding="utf-8")
