@@ -7,7 +7,6 @@ one of many in a dataset gives the first rows of fewer row groups instead.
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from collections.abc import Iterable
@@ -18,7 +17,7 @@ import pyarrow.feather as feather
 import pyarrow.orc as orc
 import pyarrow.parquet as pq
 
-from connectors.files.content import ByteSource, ReadContext
+from connectors.files.content import ByteSource, RangeReader, ReadContext
 from connectors.files.flatten import flatten_table
 from connectors.files.spread import (
     allocate_rows,
@@ -99,7 +98,7 @@ def sample_parquet(source: ByteSource, context: ReadContext) -> Sample:
     """
     check_ending(source, context, "parquet")
     part_of_many = is_part_of_many()
-    with pa.PythonFile(_SourceReader(source), mode="r") as handle:
+    with pa.PythonFile(RangeReader(source), mode="r") as handle:
         parquet = pq.ParquetFile(
             handle,
             buffer_size=_PART_BUFFER_BYTES if part_of_many else 0,
@@ -140,44 +139,6 @@ def _first_rows(
     if first is None:
         return schema.empty_table()
     return pa.Table.from_batches([first], schema=schema)
-
-
-class _SourceReader(io.RawIOBase):
-    """A seekable, read-only file whose reads go through ``source.read_range``.
-
-    The source counts what it reads and serves its cached head (and, for an
-    object, its tail) without reading again, so the count is the bytes the
-    Parquet reader really needed.
-    """
-
-    def __init__(self, source: ByteSource) -> None:
-        self.source = source
-        self.position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            self.position = offset
-        elif whence == io.SEEK_CUR:
-            self.position += offset
-        else:
-            self.position = self.source.size + offset
-        return self.position
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = self.source.size - self.position
-        data = self.source.read_range(self.position, size)
-        self.position += len(data)
-        return data
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         data = self.read(len(buffer))

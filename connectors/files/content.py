@@ -96,6 +96,52 @@ class ByteSource(abc.ABC):
             self.context.bytes_read += count
 
 
+class RangeReader(io.RawIOBase):
+    """A seekable, read-only file object whose reads go through ``read_range``.
+
+    The source counts what it reads and serves its cached head without
+    reading again, so the count is the bytes a reader really needed.
+    """
+
+    def __init__(self, source: ByteSource) -> None:
+        self.source = source
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            self.position = offset
+        elif whence == io.SEEK_CUR:
+            self.position += offset
+        else:
+            self.position = self.source.size + offset
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        # One range for the rest of the content, not the base class's loop of
+        # small reads, each of which would be a request on an object store.
+        if size is None or size < 0:
+            size = self.source.size - self.position
+        data = self.source.read_range(self.position, size)
+        self.position += len(data)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.source.read_range(self.position, len(buffer))
+        view = memoryview(buffer).cast("B")
+        view[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+
 class LocalFile(ByteSource):
     """A file on the local file system."""
 

@@ -20,7 +20,13 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
-from connectors.files.content import HEAD_BYTES, ByteSource, ReadContext, file_extension
+from connectors.files.content import (
+    HEAD_BYTES,
+    ByteSource,
+    RangeReader,
+    ReadContext,
+    file_extension,
+)
 from connectors.objectstore.store import ObjectStore
 
 # Bytes at the end of an object kept after the first read there: Parquet's
@@ -120,48 +126,15 @@ class RemoteFile(ByteSource):
     def open_binary(self) -> BinaryIO:
         if self.size <= len(self.head):
             return io.BytesIO(self.head)
-        return io.BufferedReader(_RangeReader(self), buffer_size=256 * 1024)  # type: ignore[return-value]
+        return io.BufferedReader(RangeReader(self), buffer_size=256 * 1024)  # type: ignore[return-value]
 
     def open_arrow(self) -> pa.NativeFile:
         if self.size <= len(self.head):
             return pa.BufferReader(self.head)
-        return pa.PythonFile(_RangeReader(self), mode="r")
+        return pa.PythonFile(RangeReader(self), mode="r")
 
     def close(self) -> None:
         self._handle.close()
-
-
-class _RangeReader(io.RawIOBase):
-    """A seekable, read-only file object whose reads go through ``read_range``."""
-
-    def __init__(self, source: RemoteFile) -> None:
-        self.source = source
-        self.position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            self.position = offset
-        elif whence == io.SEEK_CUR:
-            self.position += offset
-        else:
-            self.position = self.source.size + offset
-        return self.position
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.source.read_range(self.position, len(buffer))
-        view = memoryview(buffer).cast("B")
-        view[: len(data)] = data
-        self.position += len(data)
-        return len(data)
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
