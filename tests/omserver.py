@@ -6,7 +6,7 @@ real API (OpenMetadata 1.x): ``/api/v1/classifications``, ``/api/v1/tags``,
 keeps state between requests and checks every request: method and path,
 the bearer token, the content type of patches, and request bodies against
 JSON Schemas copied from openmetadata-spec (createClassification, createTag,
-TagLabel). A request that breaks a check is answered with an error and
+TagLabel). A request that fails a check gets an error response and is
 listed in ``problems``.
 
 Limits: it does not run OpenMetadata's authorisation, search indexing,

@@ -6,9 +6,9 @@ temporary directory. The S3 gateway reads its identities (access keys and
 the actions each may perform) from a JSON file written here, so tests can
 have an administrator and a reader limited to some prefixes.
 
-The AWS SDK inside pyarrow is told never to ask the EC2 instance metadata
-address for credentials or a region: ``AWS_EC2_METADATA_DISABLED`` is set
-when this module is imported.
+Importing this module sets ``AWS_EC2_METADATA_DISABLED``, so the AWS SDK
+inside pyarrow never requests credentials or a region from the EC2 instance
+metadata address.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class S3Server:
         return f"http://127.0.0.1:{self.s3_port}"
 
     def start(self) -> str:
-        """Start the server and wait until S3 answers; return its endpoint URL.
+        """Start the server, wait until S3 responds, and return its endpoint URL.
 
         On any failure the server is stopped and its directory deleted before
         the error propagates.
@@ -189,7 +189,7 @@ class S3Server:
             )
 
     def _wait_ready(self) -> None:
-        """Poll the S3 port until it answers an HTTP request, within a bound.
+        """Poll the S3 port until it responds to an HTTP request, within a bound.
 
         An anonymous request is rejected with 403 once the gateway is up, and
         a bucket can be created only once a volume server has registered, so
@@ -251,7 +251,7 @@ class S3Server:
         """Kill the server and its children at once, keeping its directory."""
         if self.process is None or self.process.poll() is not None:
             return
-        # The process group holds weed and any child it started.
+        # The process group contains weed and any child it started.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=STOP_TIMEOUT_SECONDS)

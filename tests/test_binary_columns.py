@@ -224,7 +224,7 @@ def test_mixed_kinds_need_a_majority(images, pcd):
     assert objects.sniffed == 3
 
 
-# Magic numbers and text headers that start the formats sniff_format knows,
+# Magic numbers and text headers that start the formats sniff_format detects,
 # so that generated values reach the format-specific checks.
 PREFIXES = [
     b"",

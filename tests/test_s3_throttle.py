@@ -356,7 +356,7 @@ def test_endless_throttling_fails_datasets(
         (error,) = datasets[f"s3://{BUCKET}/data/{name}"]["errors"]
         assert error["reason"] == StoreUnavailableError.reason
         assert "after retries with backoff" in error["message"]
-        assert "kept answering 503" in error["message"]
+        assert "kept responding 503" in error["message"]
 
 
 @pytest.mark.xfail(

@@ -8,17 +8,17 @@ import pytest
 
 from scanner.errors import UsageError
 from scanner.plugins import WRITERS, load_plugins
-from scanner.writers.base import CatalogWriter, PushedRecord, RemoteLabel, WantedLabel
+from scanner.writers.base import CatalogWriter, ExpectedLabel, PushedRecord, RemoteLabel
 from scanner.writers.config import parse_target
-from scanner.writers.evidence import evidence_text, wanted_labels
+from scanner.writers.evidence import evidence_text, expected_labels
 from scanner.writers.locate import field_names, locate
 from scanner.writers.plan import plan_dataset
 
 KEY = ("phone", "pi.phone")
 
 
-def wanted(state: str = "suggested", evidence: str = "rule r") -> WantedLabel:
-    return WantedLabel(
+def expected(state: str = "suggested", evidence: str = "rule r") -> ExpectedLabel:
+    return ExpectedLabel(
         column="phone",
         label_id="pi.phone",
         category="personal",
@@ -127,13 +127,13 @@ def test_field_names_drop_list_markers() -> None:
 
 # -- plan -------------------------------------------------------------------------
 
-OWNED = RemoteLabel("phone", "pi.phone", owned=True, fingerprint=wanted().fingerprint)
+OWNED = RemoteLabel("phone", "pi.phone", owned=True, fingerprint=expected().fingerprint)
 PERSON = RemoteLabel("phone", "pi.phone", owned=False)
-APPLIED = PushedRecord("applied", wanted().fingerprint)
+APPLIED = PushedRecord("applied", expected().fingerprint)
 
 
 @pytest.mark.parametrize(
-    ("is_wanted", "rejected", "remote", "record", "action"),
+    ("is_expected", "rejected", "remote", "record", "action"),
     [
         # In force locally.
         (True, False, None, None, "add"),
@@ -152,7 +152,7 @@ APPLIED = PushedRecord("applied", wanted().fingerprint)
     ],
 )
 def test_plan_cases(
-    is_wanted: bool,
+    is_expected: bool,
     rejected: bool,
     remote: RemoteLabel | None,
     record: PushedRecord | None,
@@ -161,7 +161,7 @@ def test_plan_cases(
     plan = plan_dataset(
         "uri",
         "remote",
-        {KEY: wanted()} if is_wanted else {},
+        {KEY: expected()} if is_expected else {},
         {KEY} if rejected else set(),
         {KEY: remote} if remote else {},
         {KEY: record} if record else {},
@@ -171,14 +171,14 @@ def test_plan_cases(
 
 
 def test_plan_updates_changed_evidence() -> None:
-    changed = wanted(evidence="rule r, new counts")
+    changed = expected(evidence="rule r, new counts")
     plan = plan_dataset("uri", "remote", {KEY: changed}, set(), {KEY: OWNED}, {})
     assert [change.action for change in plan.changes] == ["update"]
     assert plan.records[KEY] == PushedRecord("applied", changed.fingerprint, "remote")
 
 
 def test_plan_updates_confirmation() -> None:
-    confirmed = wanted(state="confirmed")
+    confirmed = expected(state="confirmed")
     plan = plan_dataset("uri", "remote", {KEY: confirmed}, set(), {KEY: OWNED}, {})
     assert [change.action for change in plan.changes] == ["update"]
     assert "confirmed by alice" in plan.changes[0].reason
@@ -187,21 +187,25 @@ def test_plan_updates_confirmation() -> None:
 def test_plan_unreadable_target_trusts_records() -> None:
     plan = plan_dataset("uri", "remote", {}, set(), None, {KEY: APPLIED})
     assert [change.action for change in plan.changes] == ["remove"]
-    again = plan_dataset("uri", "remote", {KEY: wanted()}, set(), None, {KEY: APPLIED})
+    again = plan_dataset(
+        "uri", "remote", {KEY: expected()}, set(), None, {KEY: APPLIED}
+    )
     assert again.changes == []
     assert KEY in again.owned_after
 
 
 def test_plan_remote_removal_recorded() -> None:
-    plan = plan_dataset("uri", "remote", {KEY: wanted()}, set(), {}, {KEY: APPLIED})
+    plan = plan_dataset("uri", "remote", {KEY: expected()}, set(), {}, {KEY: APPLIED})
     record = plan.records[KEY]
     assert record is not None
     assert record.status == "removed_remotely"
 
 
 def test_scan_time_does_not_change_fingerprint() -> None:
-    first = WantedLabel("c", "pi.phone", "personal", "suggested", "e", scanned_at="1")
-    second = WantedLabel("c", "pi.phone", "personal", "suggested", "e", scanned_at="2")
+    first = ExpectedLabel("c", "pi.phone", "personal", "suggested", "e", scanned_at="1")
+    second = ExpectedLabel(
+        "c", "pi.phone", "personal", "suggested", "e", scanned_at="2"
+    )
     assert first.fingerprint == second.fingerprint
     assert first.description != second.description
 
@@ -230,7 +234,7 @@ def test_evidence_drops_unmasked_examples() -> None:
     assert "9 of 10 non-null values matched (90%)" in text
 
 
-def test_wanted_labels_split_rejected() -> None:
+def test_expected_labels_split_rejected() -> None:
     label = {"category": "personal", "source": "scanner", "evidence": None}
     view = {
         "labels": [dict(label, id="spi.location", state="suggested")],
@@ -240,7 +244,7 @@ def test_wanted_labels_split_rejected() -> None:
         ],
         "other_labels": {"gone": [dict(label, id="pi.name", state="confirmed")]},
     }
-    found, rejected = wanted_labels(view)
+    found, rejected = expected_labels(view)
     assert set(found) == {("", "spi.location"), ("vin", "pi.vin"), ("gone", "pi.name")}
     assert rejected == {("phone", "pi.phone")}
     assert found[("vin", "pi.vin")].decided_by == "scanner"

@@ -2,11 +2,12 @@
 
 The walk lists one "directory" level at a time (a ``ListObjectsV2`` request
 with a ``/`` delimiter, paginated by the SDK), yields that level's datasets,
-then goes down into its sub-prefixes. Memory therefore holds one level's
+then goes down into its sub-prefixes. Memory therefore contains one level's
 entries and the stack of prefixes still to visit, never the whole listing of
 a large prefix. NOTE: a single level with very many objects (100,000 keys
 side by side) is still held in memory as one list, about 200 bytes a key,
-because pyarrow returns a level as one list.
+because pyarrow returns a level as one list and grouping part files needs
+the whole level.
 
 A prefix is grouped the way the file connector groups a folder:
 

@@ -41,7 +41,7 @@ AddressingStyle = Literal["auto", "path", "virtual"]
 
 DEFAULT_REGION = "us-east-1"
 # Attempts per request, with the SDK's exponential backoff between them, for
-# throttling (503 SlowDown), 5xx answers and dropped connections. Five
+# throttling (503 SlowDown), 5xx responses and dropped connections. Five
 # attempts against a store that refuses connections take about 5.5 s
 # (measured with pyarrow 26); CARDEX_S3_MAX_ATTEMPTS overrides the count.
 MAX_ATTEMPTS = 5

@@ -63,7 +63,7 @@ _UNREACHABLE = (
     "HTTP status 5",
     "INTERNAL_FAILURE",
 )
-# Of those, the words of a 503 answer: throttling or a busy store.
+# Of those, the words of a 503 response: throttling or a busy store.
 _THROTTLED = ("SLOW_DOWN", "SlowDown", "THROTTLING", "SERVICE_UNAVAILABLE")
 # Words of a response that rejects the key pair or the signature made with it.
 _BAD_CREDENTIALS = (
@@ -209,9 +209,9 @@ class ObjectStore:
             )
         if _mentions(text, _THROTTLED):
             return StoreUnavailableError(
-                f"the object store kept answering 503 (slow down or unavailable) while "
-                f"{action} {uri}, after retries with backoff ({detail}); rerun the "
-                "scan later or raise CARDEX_S3_MAX_ATTEMPTS"
+                "the object store kept responding 503 (slow down or unavailable) "
+                f"while {action} {uri}, after retries with backoff ({detail}); "
+                "rerun the scan later or raise CARDEX_S3_MAX_ATTEMPTS"
             )
         if _mentions(text, _UNREACHABLE):
             return StoreUnavailableError(

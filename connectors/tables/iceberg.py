@@ -7,7 +7,7 @@ data files from its manifests; the sample reads a spread of those files. The
 snapshot id is the fingerprint's snapshot.
 
 NOTE: delete files (row-level deletes of format version 2) are not applied,
-so a sample may contain deleted rows; the sample notes say so.
+so a sample may contain deleted rows. The sample notes state this.
 """
 
 from __future__ import annotations

@@ -182,11 +182,11 @@ def audit(**options: Any) -> None:
 def _renderers(options: dict[str, Any]) -> dict[str, Any]:
     """Import the HTML and Markdown renderers the options ask for, or fail."""
     renderers = {}
-    wanted = {
+    expected = {
         "html_path": ("html", "render_html"),
         "markdown_path": ("markdown", "render_markdown"),
     }
-    for option, (module, function) in wanted.items():
+    for option, (module, function) in expected.items():
         if not options[option]:
             continue
         try:

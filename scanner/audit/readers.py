@@ -286,7 +286,7 @@ def _open_delimited(
     if missing:
         raise UnsupportedError(f"columns {missing} not found when counting people")
 
-    wanted = list(dict.fromkeys(columns))
+    expected = list(dict.fromkeys(columns))
     # NOTE: rows with the wrong number of fields are skipped, as the scan
     # skips them, so their people are not counted; and skip_rows counts
     # physical lines, so blank lines inside a preamble shift the header.
@@ -304,7 +304,7 @@ def _open_delimited(
             invalid_row_handler=lambda row: "skip",
         ),
         convert_options=pa_csv.ConvertOptions(
-            include_columns=wanted, column_types=dict.fromkeys(wanted, pa.string())
+            include_columns=expected, column_types=dict.fromkeys(expected, pa.string())
         ),
     )
     return KeyColumns(reader, [f"CAST({quote(c)} AS VARCHAR)" for c in columns])

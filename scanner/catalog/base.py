@@ -64,7 +64,7 @@ class DatasetSummary:
 
 @dataclass(frozen=True)
 class StoredDataset:
-    """What the catalog remembers of a dataset, to tell whether it changed.
+    """The stored state of a dataset, used to tell whether it changed.
 
     ``fingerprint`` is ``Fingerprint.to_dict()`` as of the last scan that
     classified the dataset (``last_scan_id``). ``settings_hash`` is that

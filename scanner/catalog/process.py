@@ -1,4 +1,4 @@
-"""Which process runs a scan, and whether that process is still alive.
+"""Identity of the process running a scan, and a check that it is alive.
 
 A scan records its host name, process id and the process's start time when
 it begins. A scan killed with SIGKILL cannot record its end, so it stays

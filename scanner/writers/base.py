@@ -42,7 +42,7 @@ class TransientWriterError(WriterError):
 
 
 @dataclass(frozen=True)
-class WantedLabel:
+class ExpectedLabel:
     """A label in force in the local catalog (suggested or confirmed)."""
 
     column: str
@@ -112,7 +112,7 @@ class Change:
     column: str
     label_id: str
     reason: str
-    label: WantedLabel | None = None
+    label: ExpectedLabel | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,7 +131,7 @@ class DatasetPlan:
     remote_id: str
     changes: list[Change] = field(default_factory=list)
     #: cardex's labels on the dataset once the plan is applied.
-    owned_after: dict[LabelKey, WantedLabel] = field(default_factory=dict)
+    owned_after: dict[LabelKey, ExpectedLabel] = field(default_factory=dict)
     #: New push records; None deletes the record.
     records: dict[LabelKey, PushedRecord | None] = field(default_factory=dict)
 

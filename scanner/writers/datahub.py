@@ -34,10 +34,10 @@ from scanner.masking import redact_text  # noqa: E402
 from scanner.writers.base import (  # noqa: E402
     CatalogWriter,
     DatasetPlan,
+    ExpectedLabel,
     LabelKey,
     RemoteLabel,
     TransientWriterError,
-    WantedLabel,
     WriterError,
 )
 from scanner.writers.config import WriterConfig  # noqa: E402
@@ -501,7 +501,7 @@ class DataHubWriter(CatalogWriter):
         proposals = self._dataset_proposals(plan) + self._field_proposals(plan)
         self.backend.write(proposals)
 
-    def _association(self, label: WantedLabel) -> Any:
+    def _association(self, label: ExpectedLabel) -> Any:
         attribution = models.MetadataAttributionClass(
             time=int(time.time() * 1000),
             actor=mce_builder.make_user_urn(self.config.actor),

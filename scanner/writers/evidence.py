@@ -1,7 +1,7 @@
 """Turn a label of the local catalog into what a remote catalog shows.
 
 The text names the rule, the rule pack version, the counts and up to three
-masked examples; ``WantedLabel.description`` adds the scan time. It is built
+masked examples; ``ExpectedLabel.description`` adds the scan time. It is built
 only from the evidence the local catalog stores, whose examples the
 classifiers mask. An example with no mask character in it is dropped here as
 well, so that a classifier that broke that contract cannot push a raw value.
@@ -14,7 +14,7 @@ from typing import Any
 
 from classifiers.rulepack import LabelRule
 from scanner.masking import MASK, redact_text
-from scanner.writers.base import LabelKey, WantedLabel
+from scanner.writers.base import ExpectedLabel, LabelKey
 
 MAX_EXAMPLES = 3
 MAX_EXAMPLE_CHARS = 40
@@ -75,9 +75,9 @@ def evidence_text(view: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def wanted_labels(
+def expected_labels(
     view: Mapping[str, Any],
-) -> tuple[dict[LabelKey, WantedLabel], set[LabelKey]]:
+) -> tuple[dict[LabelKey, ExpectedLabel], set[LabelKey]]:
     """Return the labels in force of a dataset view, and the rejected keys."""
     scanned_at = view.get("last_scanned_at")
     located: list[tuple[str, Mapping[str, Any]]] = [
@@ -88,7 +88,7 @@ def wanted_labels(
     for column_name, labels in (view.get("other_labels") or {}).items():
         located += [(column_name, label) for label in labels]
 
-    wanted: dict[LabelKey, WantedLabel] = {}
+    expected: dict[LabelKey, ExpectedLabel] = {}
     rejected: set[LabelKey] = set()
     for column_name, label in located:
         key = (column_name, label["id"])
@@ -96,7 +96,7 @@ def wanted_labels(
             rejected.add(key)
             continue
         confirmed = label["state"] == "confirmed"
-        wanted[key] = WantedLabel(
+        expected[key] = ExpectedLabel(
             column=column_name,
             label_id=label["id"],
             category=label["category"],
@@ -106,4 +106,4 @@ def wanted_labels(
             decided_by=label["source"] if confirmed else None,
             scanned_at=scanned_at,
         )
-    return wanted, rejected
+    return expected, rejected

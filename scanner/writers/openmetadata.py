@@ -27,10 +27,10 @@ from scanner.masking import redact_text
 from scanner.writers.base import (
     CatalogWriter,
     DatasetPlan,
+    ExpectedLabel,
     LabelKey,
     RemoteLabel,
     TransientWriterError,
-    WantedLabel,
     WriterError,
 )
 from scanner.writers.config import WriterConfig
@@ -317,7 +317,7 @@ def _tag(rule: LabelRule) -> dict[str, Any]:
     }
 
 
-def _tag_label(label: WantedLabel) -> dict[str, Any]:
+def _tag_label(label: ExpectedLabel) -> dict[str, Any]:
     marker = f" [cardex {label.fingerprint}]"
     reason = label.description[: MAX_REASON_CHARS - len(marker)] + marker
     return {

@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from scanner.writers.base import (
     Change,
     DatasetPlan,
+    ExpectedLabel,
     LabelKey,
     PushedRecord,
     RemoteLabel,
-    WantedLabel,
 )
 
 PERSON_REMOTE = "set by a person in the catalog; left as it is"
@@ -50,7 +50,7 @@ def remote_from_records(
 def plan_dataset(
     uri: str,
     remote_id: str,
-    wanted: Mapping[LabelKey, WantedLabel],
+    expected: Mapping[LabelKey, ExpectedLabel],
     rejected: set[LabelKey],
     remote: Mapping[LabelKey, RemoteLabel] | None,
     records: Mapping[LabelKey, PushedRecord],
@@ -64,19 +64,21 @@ def plan_dataset(
     if remote is None:
         remote = remote_from_records(records)
     plan = DatasetPlan(uri=uri, remote_id=remote_id)
-    for key in sorted(set(wanted) | set(remote) | set(records)):
-        if key in wanted:
-            _plan_wanted(plan, wanted[key], remote.get(key), records.get(key), readable)
+    for key in sorted(set(expected) | set(remote) | set(records)):
+        if key in expected:
+            _plan_expected(
+                plan, expected[key], remote.get(key), records.get(key), readable
+            )
         else:
-            _plan_unwanted(
+            _plan_not_expected(
                 plan, key, key in rejected, remote.get(key), records.get(key)
             )
     return plan
 
 
-def _plan_wanted(
+def _plan_expected(
     plan: DatasetPlan,
-    label: WantedLabel,
+    label: ExpectedLabel,
     remote: RemoteLabel | None,
     record: PushedRecord | None,
     readable: bool,
@@ -102,19 +104,19 @@ def _plan_wanted(
         plan.changes.append(Change("add", *key, _why_add(label), label))
 
 
-def _why_add(label: WantedLabel) -> str:
+def _why_add(label: ExpectedLabel) -> str:
     if label.state == "confirmed":
         return f"confirmed by {label.decided_by}"
     return "suggested by the scanner"
 
 
-def _why_update(label: WantedLabel) -> str:
+def _why_update(label: ExpectedLabel) -> str:
     if label.state == "confirmed":
         return f"confirmed by {label.decided_by}, or its evidence changed"
     return "evidence changed"
 
 
-def _plan_unwanted(
+def _plan_not_expected(
     plan: DatasetPlan,
     key: LabelKey,
     rejected: bool,

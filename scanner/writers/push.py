@@ -30,7 +30,7 @@ from scanner.writers.base import (
     open_writer,
 )
 from scanner.writers.config import WriterConfig, parse_target
-from scanner.writers.evidence import wanted_labels
+from scanner.writers.evidence import expected_labels
 from scanner.writers.plan import plan_dataset
 from scanner.writers.state import PushRecords
 
@@ -198,22 +198,22 @@ class Pusher:
 
     def _plan_and_apply(self, view: dict[str, Any], remote_id: str) -> DatasetPlan:
         uri = view["uri"]
-        wanted, rejected = wanted_labels(view)
+        expected, rejected = expected_labels(view)
         columns = [column["name"] for column in view["columns"]]
         columns += list(view.get("other_labels") or {})
         remote = self.writer.read_labels(uri, columns)
         missing = self.writer.missing_columns(uri, columns)
         skipped: dict[LabelKey, str] = {}
-        for key in list(wanted):
+        for key in list(expected):
             if key[1] not in self.rules:
                 skipped[key] = NOT_IN_RULE_PACK
             elif key[0] in missing:
                 skipped[key] = NO_COLUMN
         for key in skipped:
-            del wanted[key]
+            del expected[key]
 
         records = self.records.read(uri)
-        plan = plan_dataset(uri, remote_id, wanted, rejected, remote, records)
+        plan = plan_dataset(uri, remote_id, expected, rejected, remote, records)
         plan.changes += [Change("skip", *key, why) for key, why in skipped.items()]
         if self.dry_run:
             return plan
