@@ -1,9 +1,10 @@
 """Scan a generated lake locally and through S3, and compare bytes read.
 
-Generates a lake of about ``--size-mb`` megabytes (Parquet in Hive
-partitions, CSV and JSON Lines files) in a temporary folder, uploads it to a
-SeaweedFS server started on 127.0.0.1, scans the folder and the bucket, and
-prints bytes read against bytes stored, objects per second and wall time.
+The script generates a lake of about ``--size-mb`` megabytes in a temporary
+folder: Parquet in Hive partitions, CSV and JSON Lines files. It uploads the
+lake to a SeaweedFS server started on 127.0.0.1 and scans the folder and the
+bucket. Then it prints bytes read against bytes stored, objects per second
+and wall time.
 Everything it wrote is deleted at the end.
 
     python bench/lake_bench.py --size-mb 1024

@@ -263,10 +263,9 @@ class SqlTableHandle(DatasetHandle):
     def _postgres_markers(self) -> tuple[int | None, str | None]:
         """Read the relation's size and statistics counters.
 
-        NOTE: PostgreSQL 15+ publishes a session's counters when it goes idle,
-        at most once a second (PostgreSQL 15 manual, "The Cumulative
-        Statistics System"), so a write committed in the last second before
-        the scan may be missed until the next scan.
+        NOTE: PostgreSQL publishes a session's statistics counters with a
+        delay, estimated at up to about a second. A write committed just
+        before the scan may therefore be missed until the next scan.
         """
         if self.relation.kind == "view":
             return None, None

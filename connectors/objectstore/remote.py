@@ -1,7 +1,7 @@
 """A ``ByteSource`` over one object in an object store, read by range.
 
-Every reader of the file connector works on it unchanged: byte ranges become
-ranged GET requests through pyarrow's ``read_at``, and ``open_arrow`` gives
+Every reader of the file connector works on it unchanged. Byte ranges become
+ranged GET requests through pyarrow's ``read_at``. ``open_arrow`` gives
 Parquet, ORC and Arrow readers a seekable file whose reads are ranged GETs
 too, so a Parquet sample fetches the footer and the chosen row groups only.
 

@@ -14,10 +14,10 @@ first:
   (``~/.aws/credentials`` and ``~/.aws/config``).
 
 Without credentials from these, pyarrow's AWS SDK tries its own chain (a role
-or SSO profile, a container endpoint). The SDK would also ask the EC2
-instance metadata address; that is switched off by setting
+or SSO profile, a container endpoint). The SDK would also query the EC2
+instance metadata address. cardex switches that off by setting
 ``AWS_EC2_METADATA_DISABLED=true`` unless the environment already sets the
-variable, so a scan on EC2 that relies on an instance role must set
+variable. A scan on EC2 that relies on an instance role must therefore set
 ``AWS_EC2_METADATA_DISABLED=false`` itself.
 
 Secrets stay in the ``S3Settings`` object: its ``repr`` leaves them out and

@@ -9,8 +9,8 @@ in use, signed-URL parameters and anything value-like.
 
 After ``UNREACHABLE_AFTER`` reads in a row fail because the store cannot be
 reached or does not respond in time, later reads fail at once with reason
-``unavailable``, so that a store that went down or stopped responding mid-scan
-costs a few timeouts, not one per dataset.
+``unavailable``. A store that went down or stopped responding mid-scan
+therefore costs a few timeouts, not one per dataset.
 """
 
 from __future__ import annotations

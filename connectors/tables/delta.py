@@ -1,7 +1,7 @@
 """Delta Lake tables: the data files of the current version, read as one dataset.
 
 ``deltalake`` replays the transaction log (``_delta_log/``) to find the data
-files of the latest version; the sample then reads a spread of those Parquet
+files of the latest version. The sample then reads a spread of those Parquet
 files, like a partitioned folder. Partition values come from the log and
 become string columns. The table version is the fingerprint's snapshot.
 """

@@ -287,7 +287,7 @@ class PeopleCounter:
 
         ``personal`` is the estimate of all counted people minus the
         estimate of sensitive people, so its error bound is wider than
-        ``APPROXIMATE_ERROR``; ``estimate_bounds`` accounts for that.
+        ``APPROXIMATE_ERROR``. ``estimate_bounds`` accounts for that.
         """
         union = self._union(keysets)
         rows = self.connection.execute(

@@ -287,9 +287,9 @@ def _open_delimited(
         raise UnsupportedError(f"columns {missing} not found when counting people")
 
     expected = list(dict.fromkeys(columns))
-    # NOTE: rows with the wrong number of fields are skipped, as the scan
-    # skips them, so their people are not counted; and skip_rows counts
-    # physical lines, so blank lines inside a preamble shift the header.
+    # NOTE: rows with the wrong number of fields are skipped, as in the scan,
+    # so their people are not counted. skip_rows counts physical lines, so
+    # blank lines inside a preamble shift the header.
     reader = pa_csv.open_csv(
         _input(path, codec, filesystem),
         read_options=pa_csv.ReadOptions(

@@ -21,9 +21,9 @@ thresholds it adopts:
     9    otherwise                                        exempt
 
 Every row is evaluated and reported. Rows 0 and 5 change what later rows
-see and let the evaluation go on: row 0 sets the exempted important data
-aside (and ends in ``exempt`` when no personal information is left to
-decide), and row 5 is applied by the counting before this module runs.
+see and let the evaluation go on. Row 0 sets the exempted important data
+aside, and ends in ``exempt`` when no personal information is left to
+decide. Row 5 is applied by the counting before this module runs.
 Independently, ``flag.surveying`` adds the surveying approval and
 ``flag.core_candidate`` makes the route ``manual_review``.
 """

@@ -1,10 +1,10 @@
 """Run an export audit: scan, count people, add the year, decide the route.
 
-``run_audit`` first runs the normal scan (so labels, people's decisions and
-the catalog are the same as for ``cardex scan``), then reads the subject-key
-columns of every personal dataset in full and counts distinct people in
-DuckDB, adds the people this processor already exported this calendar year
-from the ledger, and applies the route table.
+``run_audit`` first runs the normal scan, so labels, people's decisions and
+the catalog are the same as for ``cardex scan``. Then it reads the
+subject-key columns of every personal dataset in full and counts distinct
+people in DuckDB. It adds the people this processor already exported this
+calendar year, from the ledger, and applies the route table.
 """
 
 from __future__ import annotations

@@ -6,9 +6,10 @@ opens the key columns with the same readers as the local engine
 (``scanner.audit.readers``) and normalises every key with the same DuckDB
 SQL (``normalised_key_sql``), so a key is normalised identically on both
 engines. Spark then groups the keys of all datasets, as ``PeopleCounter``
-does in DuckDB: one person per (key type, normalised key), sensitive when a
-dataset that contains sensitive personal information and is not covered by an
-exemption contains their key, and covered when only covered datasets do.
+does in DuckDB: one person per (key type, normalised key). A person is
+sensitive when their key is in a dataset that contains sensitive personal
+information and is not covered by an exemption. A person is covered when only
+covered datasets contain their key.
 
 The ledger stays on the driver. ``hash_people`` computes each counted
 person's HMAC in Spark and only the (hash, sensitive) rows come back to the
@@ -49,8 +50,8 @@ logger = logging.getLogger(__name__)
 KEY_BATCH_ROWS = 50_000
 # Spark's approx_count_distinct takes the maximum allowed relative standard
 # deviation (PySpark 4.3 docstring). A quarter of the error bound that the
-# report states puts that bound at four standard deviations; this margin is
-# assumed, not measured as the local engine's was.
+# report states puts that bound at four standard deviations. This margin is
+# an assumption: it was not measured, unlike the local engine's.
 SPARK_RSD = APPROXIMATE_ERROR / 4
 # HMAC block size of SHA-256, in bytes (RFC 2104, FIPS 180-4).
 _BLOCK_BYTES = 64

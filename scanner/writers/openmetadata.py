@@ -262,15 +262,18 @@ class OpenMetadataWriter(CatalogWriter):
     def _operations(
         self, table: dict[str, Any], plan: DatasetPlan, column: str
     ) -> list[dict[str, Any]]:
+        """Build the JSON Patch operations for one column's (or the table's) tags."""
         path = [] if column == "" else _column_path(table, column)
         if path is None:
             raise WriterError(f"column {column} not found in table {plan.remote_id}")
+
         holder = _resolve(table, path)
         pointer = "".join(f"/{step}" for step in path) + "/tags"
         tags = holder.get("tags") or []
         operations: list[dict[str, Any]] = []
         if not holder.get("tags"):
             operations.append({"op": "add", "path": pointer, "value": []})
+
         changed = {c.label_id: c for c in plan.writes if c.column == column}
         # Remove and replace from the end so that earlier indices stay valid.
         for index in reversed(range(len(tags))):
@@ -289,6 +292,7 @@ class OpenMetadataWriter(CatalogWriter):
                 operations.append(
                     {"op": "replace", "path": item, "value": _tag_label(change.label)}
                 )
+
         for change in changed.values():
             if change.action in ("add", "update") and change.label is not None:
                 operations.append(
