@@ -17,11 +17,12 @@ import importlib
 import json
 import logging
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from scanner import __version__
+from scanner.exits import fail as _fail
 from scanner.spark.cli import engine_options
 
 EXIT_OK = 0
@@ -61,11 +62,6 @@ def _configure_logging(verbose: int, quiet: bool, log_format: str = "text") -> N
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"cardex: error: {message}", err=True)
-    sys.exit(code)
 
 
 def _catalog_option(function: Any) -> Any:

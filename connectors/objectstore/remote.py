@@ -135,10 +135,3 @@ class RemoteFile(ByteSource):
 
     def close(self) -> None:
         self._handle.close()
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            size = self.source.size - self.position
-        data = self.source.read_range(self.position, size)
-        self.position += len(data)
-        return data

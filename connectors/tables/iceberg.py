@@ -253,7 +253,9 @@ def _load_catalog(catalog_uri: str, name: str) -> Any:
         catalog = load_catalog(name, **properties)
     except Exception as exc:  # noqa: BLE001 - catalog drivers vary
         raise _catalog_failure(catalog_uri, exc) from None
-    if properties["type"] == "sql":
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    if isinstance(catalog, SqlCatalog):
         try:
             _check_sql_catalog_tables(catalog.engine, catalog_uri)
         except Exception as exc:  # noqa: BLE001 - catalog drivers vary

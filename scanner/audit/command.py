@@ -11,11 +11,12 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any
 
 import click
 
 from scanner.audit.codes import EXEMPTION_CODES
+from scanner.exits import fail as _fail
 from scanner.spark.cli import engine_options
 
 AUDIT_EXIT_CODES_HELP = """\b
@@ -33,11 +34,6 @@ Exit codes:
 EXIT_USAGE = 2
 EXIT_ERROR = 3
 EXIT_INTERRUPTED = 130
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"cardex: error: {message}", err=True)
-    sys.exit(code)
 
 
 def _path_option(name: str, help_text: str) -> Any:

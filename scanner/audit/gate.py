@@ -33,11 +33,12 @@ import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from scanner.errors import CardexError, DatasetError, UsageError
+from scanner.exits import fail as _fail
 from scanner.masking import mask_value, public_url, redact_text
 
 if TYPE_CHECKING:
@@ -559,11 +560,6 @@ def _summary(outcome: GateOutcome) -> Iterable[str]:
         )
     verdict = {EXIT_PASSED: "passed", EXIT_FAILED: "failed", EXIT_ERROR: "error"}
     yield f"gate {verdict[outcome.exit_code]}"
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"cardex: error: {message}", err=True)
-    sys.exit(code)
 
 
 GATE_EXIT_CODES = """\b

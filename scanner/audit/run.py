@@ -372,7 +372,9 @@ def _open_keys(
     raise DatasetError(f"cannot read {result.kind} datasets whole to count people")
 
 
-def _store_files(handle: DatasetHandle) -> tuple[pafs.FileSystem, list[str]] | None:
+def _store_files(
+    handle: DatasetHandle | None,
+) -> tuple[pafs.FileSystem, list[str]] | None:
     """Return the object-store filesystem and file paths of ``handle``.
 
     ``None`` for datasets on the local disk or in databases. The files of a

@@ -6,10 +6,11 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from scanner.exits import fail as _fail
 from scanner.runs.result import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -29,11 +30,6 @@ Exit codes:
       output file failed
   75  another run holds the lock; nothing was scanned
   130 interrupted (Ctrl-C or SIGTERM)"""
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"cardex: error: {message}", err=True)
-    sys.exit(code)
 
 
 def _config_option(function: Any) -> Any:

@@ -18,9 +18,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
 import click
+
+from scanner.exits import fail as _fail
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -46,11 +48,6 @@ Exit codes:
   2  usage error: invalid target, configuration or option
   3  partial: some datasets failed; run the push again to finish them
   130  interrupted (Ctrl-C); run the push again to finish it"""
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"cardex: error: {message}", err=True)
-    sys.exit(code)
 
 
 def check_targets(targets: Sequence[str], config_path: str | None) -> list[Any]:
