@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from scanner.model import DatasetFailure
+
 SCHEMA_VERSION = 1
 KIND = "cardex-audit"
 
@@ -196,18 +198,6 @@ class Decision:
         }
 
 
-@dataclass(frozen=True)
-class AuditFailure:
-    """A dataset or source that could not be read or counted."""
-
-    uri: str
-    reason: str
-    message: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"uri": self.uri, "reason": self.reason, "message": self.message}
-
-
 @dataclass
 class AuditResult:
     """Everything one audit found and decided."""
@@ -223,7 +213,7 @@ class AuditResult:
     thresholds: dict[str, int]
     decision: Decision
     exit_code: int
-    failures: list[AuditFailure] = field(default_factory=list)
+    failures: list[DatasetFailure] = field(default_factory=list)
     #: Id of the ledger entry when the transfer was recorded with --record.
     recorded_transfer_id: int | None = None
 

@@ -28,7 +28,6 @@ from scanner.audit.counting import KeySet, PeopleCounter, TransferCount
 from scanner.audit.ledger import BATCH_ROWS, Ledger
 from scanner.audit.model import (
     AuditedDataset,
-    AuditFailure,
     AuditResult,
     Counts,
     ImportantItem,
@@ -57,7 +56,7 @@ from scanner.audit.subjects import ChosenKey, choose_keys, masked_keys
 from scanner.engine import Scanner, ScanOptions, ScanOutcome
 from scanner.errors import CardexError, DatasetError, UsageError
 from scanner.masking import mask_value, redact_text
-from scanner.model import DatasetHandle, DatasetResult
+from scanner.model import DatasetFailure, DatasetHandle, DatasetResult
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +121,7 @@ class _Dataset:
 @dataclass
 class _Plan:
     datasets: list[_Dataset] = field(default_factory=list)
-    failures: list[AuditFailure] = field(default_factory=list)
+    failures: list[DatasetFailure] = field(default_factory=list)
 
 
 def run_audit(options: AuditOptions) -> AuditResult:
@@ -163,7 +162,7 @@ def _plan(
     keys = choose_keys(readable)
     for result in outcome.results:
         for error in result.errors:
-            plan.failures.append(AuditFailure(error.uri, error.reason, error.message))
+            plan.failures.append(DatasetFailure(error.uri, error.reason, error.message))
         if result.errors:
             continue
         audited = _audited(result)
@@ -339,7 +338,7 @@ def _uncountable(plan: _Plan, dataset: _Dataset, exc: BaseException) -> None:
     dataset.audited.people_method = "failed"
     if not any(f.uri == dataset.result.uri for f in plan.failures):
         plan.failures.append(
-            AuditFailure(
+            DatasetFailure(
                 dataset.result.uri, "uncounted", f"people not counted: {message}"
             )
         )
