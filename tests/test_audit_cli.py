@@ -187,6 +187,27 @@ def test_partial_audit_exit_code(tmp_path: Path) -> None:
     assert data["decision"]["route"] == "exempt"
 
 
+def test_file_corrupt_past_the_sample_is_set_aside(tmp_path: Path) -> None:
+    # The scan samples a few row groups; the count reads all of them,
+    # including one in the middle, whose column data is overwritten here.
+    write_phone_file(tmp_path / "data" / "owners.parquet", 0, 10)
+    damaged = tmp_path / "data" / "orders.parquet"
+    table = pa.table({"owner_name": names(40_000), "mobile": phones(1_000, 40_000)})
+    pq.write_table(table, damaged, row_group_size=1_000, compression="snappy")
+    chunk = pq.ParquetFile(damaged).metadata.row_group(23).column(1)
+    start = chunk.data_page_offset + 64
+    data = bytearray(damaged.read_bytes())
+    data[start : start + 500] = b"\xff" * 500
+    damaged.write_bytes(bytes(data))
+    report = tmp_path / "audit.json"
+    result = run(tmp_path, str(tmp_path / "data"), *TRANSFER, "--report", str(report))
+    data_out = json.loads(report.read_text("utf-8"))
+    assert result.exit_code == 1, result.output
+    assert [f["uri"] for f in data_out["failures"]] == [str(damaged)]
+    assert data_out["failures"][0]["reason"] == "uncounted"
+    assert data_out["counts"]["this_transfer"]["personal"] == 10
+
+
 def test_missing_renderer_is_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,6 +114,31 @@ def test_union_across_datasets(tmp_path: Path) -> None:
     assert count.per_dataset == {str(a): 100, str(b): 100}
 
 
+def test_one_spelling_merges_into_clean_keys(tmp_path: Path) -> None:
+    clean = phones(0, 100)
+    a = write(tmp_path / "a.parquet", {"mobile": clean})
+    number = clean[5]
+    spelled = f"{number[:3]}-{number[3:7]}-{number[7:]}"
+    b = write(tmp_path / "b.parquet", {"mobile": [spelled]})
+    with PeopleCounter() as counter:
+        count = counter.count_exact(
+            [keyset(a, "mobile"), keyset(b, "mobile", sensitive=True)]
+        )
+    assert count.counted == PeopleCount(99, 1)
+    assert count.per_dataset == {str(a): 100, str(b): 1}
+
+
+def test_keys_are_read_when_counting_starts(tmp_path: Path) -> None:
+    # Opening a dataset must not start decoding it: a transfer of thousands
+    # of files would otherwise hold read-ahead batches of each in memory.
+    path = write(tmp_path / "a.parquet", {"mobile": phones(0, 10)})
+    keys = keyset(path, "mobile")
+    write(path, {"mobile": phones(100, 3)})
+    with PeopleCounter() as counter:
+        count = counter.count_exact([keys])
+    assert count.counted == PeopleCount(3, 0)
+
+
 def test_sensitive_dataset_marks_people(tmp_path: Path) -> None:
     a = write(tmp_path / "a.parquet", {"mobile": phones(0, 100)})
     b = write(tmp_path / "b.parquet", {"mobile": phones(90, 20)})

@@ -1,9 +1,10 @@
 """Count the distinct people a transfer covers, over the whole data, in DuckDB.
 
 Each dataset contributes the values of its subject-key columns. DuckDB
-removes duplicate raw values across all datasets, normalises what is left
-(``normalised_key_sql``) and merges the spellings of one key: the same phone
-number in two files is one person. Each key carries a bit mask of the
+removes duplicate raw values across all datasets into a table, normalises
+what is left (``normalised_key_sql``) and merges the spellings of one key:
+the same phone number in two files is one person. When every distinct value
+is already in normal form, as in clean data, that table holds the people. Each key carries a bit mask of the
 datasets that contain it, and the per-dataset counts and the split by
 sensitivity (a person is sensitive when a dataset with sensitive personal
 information contains their key) are read from these masks.
@@ -135,6 +136,7 @@ class PeopleCounter:
             config["memory_limit"] = memory_limit
         self.connection = duckdb.connect(config=config)
         self._names = itertools.count()
+        self._raw_tables: list[str] = []
 
     def close(self) -> None:
         self.connection.close()
@@ -183,7 +185,7 @@ class PeopleCounter:
         """Count distinct people exactly.
 
         With ``keep_people`` the people stay in a ``people`` table for
-        ``hash_people``; without, nothing is written, which is faster.
+        ``hash_people``; without, it is not written, which is faster.
         ``people`` has one row per person: key_type, key, ``sensitive``
         (sensitive in a dataset not covered by an exemption), ``covered``
         (found only in covered datasets), ``sensitive_any``, and bit masks
@@ -194,6 +196,16 @@ class PeopleCounter:
         in their mask, so the only aggregate over every row is one
         ``bit_or`` per mask word.
         """
+        try:
+            return self._count_exact(keysets, keep_people)
+        finally:
+            for table in self._raw_tables:
+                self.connection.execute(f"DROP TABLE IF EXISTS {table}")
+            self._raw_tables.clear()
+
+    def _count_exact(
+        self, keysets: Sequence[KeySet], keep_people: bool
+    ) -> TransferCount:
         words = _mask_words(len(keysets))
         layout = _MaskLayout(keysets)
         by_type: dict[str, list[int]] = {}
@@ -245,10 +257,12 @@ class PeopleCounter:
     ) -> str:
         """Return a SELECT of the people keyed by ``key_type``, with masks.
 
-        Raw values are de-duplicated first and normalised afterwards,
-        because normalising costs more per value than grouping and a
-        transfer contains many rows per person. The second GROUP BY merges the
-        raw spellings of one person.
+        The distinct raw values and their masks are written to a table
+        first, because normalising costs more per value than grouping and a
+        transfer contains many rows per person. When every distinct value is
+        already in normal form (``_NORMAL_FORM``), the values are the people
+        and the table is the answer. Otherwise the values are normalised and
+        grouped again, which merges the spellings of one person.
         """
         sources = []
         for index in indexes:
@@ -268,14 +282,27 @@ class PeopleCounter:
         merged = "".join(
             f", bit_or(mask_{word}) AS mask_{word}" for word in range(words)
         )
-        raw_values = (
+        table = f"raw_values_{next(self._names)}"
+        self._raw_tables.append(table)
+        self.connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS "
             f"SELECT raw{merged} FROM ({' UNION ALL '.join(sources)}) "
             "WHERE raw IS NOT NULL GROUP BY raw"
         )
+        normal = _sql_string(_NORMAL_FORM.get(key_type, _NORMAL_FORM["account"]))
+        # fetchall, not fetchone: see _people_in.
+        others = self.connection.execute(
+            f"SELECT count(*) FROM {table} WHERE NOT regexp_full_match(raw, {normal})"
+        ).fetchall()[0][0]
+        mask_columns = "".join(f", mask_{word}" for word in range(words))
+        if not others:
+            return (
+                f"SELECT {_sql_string(key_type)} AS key_type, raw AS key"
+                f"{mask_columns} FROM {table}"
+            )
         spellings = (
-            f"SELECT {normalised_key_sql(key_type, 'raw')} AS key"
-            + "".join(f", mask_{word}" for word in range(words))
-            + f" FROM ({raw_values})"
+            f"SELECT {normalised_key_sql(key_type, 'raw')} AS key{mask_columns} "
+            f"FROM {table}"
         )
         return (
             f"SELECT {_sql_string(key_type)} AS key_type, key{merged} "

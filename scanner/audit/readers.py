@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,24 +105,78 @@ def _scan_keys(dataset: ds.Dataset, columns: Sequence[str]) -> KeyColumns:
 
     A reader of large batches decodes in pyarrow's threads while DuckDB
     groups the previous batch; registering the dataset itself measured no
-    faster with bench/count_bench.py data.
+    faster with bench/count_bench.py data. The scan starts when DuckDB asks
+    for the first batch: pyarrow starts decoding ahead as soon as a scanner's
+    reader exists, so opening every dataset of a transfer at once would hold
+    readahead batches of all of them in memory.
     """
     paths = [_field_path(dataset.schema, column) for column in columns]
     projection = {
         f"key_{index}": pc.field(*parts) for index, (parts, _) in enumerate(paths)
     }
-    scanner = dataset.scanner(
-        columns=projection,
-        batch_size=SCAN_BATCH_ROWS,
-        batch_readahead=SCAN_READAHEAD_BATCHES,
-        fragment_readahead=1,
-        use_threads=True,
+    schema = pa.schema(
+        [(name, arrow_type) for name, (_, arrow_type) in zip(projection, paths)]
     )
+
+    def open_scan() -> pa.RecordBatchReader:
+        return dataset.scanner(
+            columns=projection,
+            batch_size=SCAN_BATCH_ROWS,
+            batch_readahead=SCAN_READAHEAD_BATCHES,
+            fragment_readahead=1,
+            use_threads=True,
+        ).to_reader()
+
     expressions = [
         _as_text(quote(f"key_{index}"), arrow_type)
         for index, (_, arrow_type) in enumerate(paths)
     ]
-    return KeyColumns(scanner.to_reader(), expressions)
+    return KeyColumns(deferred(schema, open_scan), expressions)
+
+
+def deferred(
+    schema: pa.Schema, open_reader: Callable[[], Iterable[pa.RecordBatch]]
+) -> pa.RecordBatchReader:
+    """Return a reader that calls ``open_reader`` when its first batch is asked for.
+
+    The counter opens every dataset of a transfer before DuckDB reads the
+    first. An open file, a decoded block or a whole parsed document for each
+    of thousands of datasets would not fit, so the files are opened, read
+    and closed one after another. ``open_reader`` may return a reader, or
+    an iterator that closes its file when exhausted.
+    """
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        reader = open_reader()
+        try:
+            yield from reader
+        finally:
+            close = getattr(reader, "close", None)
+            if close is not None:
+                close()
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def watched(
+    keys: KeyColumns, on_error: Callable[[BaseException], object]
+) -> KeyColumns:
+    """Return ``keys`` with read errors passed to ``on_error``, then raised.
+
+    DuckDB reports an error of any of the readers of a query in one
+    message; this tells the caller whose it was.
+    """
+    reader = keys.data
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        try:
+            yield from reader
+        except Exception as exc:
+            on_error(exc)
+            raise
+
+    watched_reader = pa.RecordBatchReader.from_batches(reader.schema, batches())
+    return KeyColumns(watched_reader, keys.expressions)
 
 
 def _input(
@@ -174,15 +228,11 @@ def open_file_keys(
         )
     codec = ARROW_COMPRESSIONS.get(compression)
     if base_format == "arrow_stream":
-        with _input(path, codec, filesystem) as source:
-            table = pa.ipc.open_stream(source).read_all()
-        return _from_table(table, columns)
+        return _open_arrow_stream(path, columns, codec, filesystem)
     if base_format == "csv":
         return _open_delimited(path, columns, codec, filesystem)
     if base_format == "jsonl":
-        with _input(path, codec, filesystem) as source:
-            table = pa_json.read_json(source)
-        return _from_table(table, columns)
+        return _open_json_lines(path, columns, codec, filesystem)
     if base_format == "avro":
         return _open_avro(path, columns, codec, filesystem)
     if base_format == "json":
@@ -198,8 +248,11 @@ def _open_avro(
     codec: str | None,
     filesystem: pafs.FileSystem | None = None,
 ) -> KeyColumns:
-    stream = _input(path, codec, filesystem)
-    return _from_records(iter(fastavro.reader(stream)), columns)
+    def records() -> Iterator[Any]:
+        with _input(path, codec, filesystem) as stream:
+            yield from fastavro.reader(stream)
+
+    return _from_records(records, columns)
 
 
 def _open_json_document(
@@ -208,15 +261,58 @@ def _open_json_document(
     codec: str | None,
     filesystem: pafs.FileSystem | None = None,
 ) -> KeyColumns:
-    # NOTE: a JSON document is parsed whole in memory; JSON Lines stream.
-    with _input(path, codec, filesystem) as stream:
-        document = json.loads(stream.read())
-    records = document if isinstance(document, list) else [document]
-    return _from_records(iter(records), columns)
+    def records() -> Iterator[Any]:
+        # NOTE: a JSON document is parsed whole in memory; JSON Lines stream.
+        with _input(path, codec, filesystem) as stream:
+            document = json.loads(stream.read())
+        yield from document if isinstance(document, list) else [document]
+
+    return _from_records(records, columns)
 
 
-def _from_records(records: Iterator[Any], columns: Sequence[str]) -> KeyColumns:
+def _open_arrow_stream(
+    path: str,
+    columns: Sequence[str],
+    codec: str | None,
+    filesystem: pafs.FileSystem | None = None,
+) -> KeyColumns:
+    with _input(path, codec, filesystem) as source:
+        schema = pa.ipc.open_stream(source).schema
+
+    def open_stream() -> Iterator[pa.RecordBatch]:
+        with _input(path, codec, filesystem) as source:
+            yield from pa.ipc.open_stream(source)
+
+    return _from_schema(schema, deferred(schema, open_stream), columns)
+
+
+def _open_json_lines(
+    path: str,
+    columns: Sequence[str],
+    codec: str | None,
+    filesystem: pafs.FileSystem | None = None,
+) -> KeyColumns:
+    """Stream JSON Lines with the types pyarrow infers from the first block."""
+    with _input(path, codec, filesystem) as source:
+        schema = pa_json.open_json(source).schema
+    # Fields that first appear after the first block are not read.
+    parse_options = pa_json.ParseOptions(
+        explicit_schema=schema, unexpected_field_behavior="ignore"
+    )
+
+    def open_lines() -> Iterator[pa.RecordBatch]:
+        with _input(path, codec, filesystem) as source:
+            yield from pa_json.open_json(source, parse_options=parse_options)
+
+    return _from_schema(schema, deferred(schema, open_lines), columns)
+
+
+def _from_records(
+    open_records: Callable[[], Iterator[Any]], columns: Sequence[str]
+) -> KeyColumns:
     """Stream the key columns of row records (Avro, JSON) as string batches.
+
+    ``open_records`` is called when DuckDB asks for the first batch.
 
     NOTE: records are walked in Python, one value at a time, so these
     formats count far slower than Parquet, ORC or CSV.
@@ -231,6 +327,7 @@ def _from_records(records: Iterator[Any], columns: Sequence[str]) -> KeyColumns:
             )
 
     def batches() -> Iterator[pa.RecordBatch]:
+        records = open_records()
         while chunk := list(itertools.islice(records, SQL_BATCH_ROWS)):
             arrays = [
                 pa.array(
@@ -241,8 +338,7 @@ def _from_records(records: Iterator[Any], columns: Sequence[str]) -> KeyColumns:
             yield pa.record_batch(arrays, names=names)
 
     schema = pa.schema([(name, pa.string()) for name in names])
-    reader = pa.RecordBatchReader.from_batches(schema, batches())
-    return KeyColumns(reader, [quote(name) for name in names])
+    return KeyColumns(deferred(schema, batches), [quote(name) for name in names])
 
 
 def _lookup(record: Any, column: str, parts: Sequence[str]) -> str | None:
@@ -257,11 +353,11 @@ def _lookup(record: Any, column: str, parts: Sequence[str]) -> str | None:
     return _text(value)
 
 
-def _from_table(table: pa.Table, columns: Sequence[str]) -> KeyColumns:
-    # NOTE: Arrow streams and JSON lines are read whole into memory here; the
-    # other formats stream.
-    expressions = [_path_expression(table.schema, column) for column in columns]
-    return KeyColumns(table, expressions)
+def _from_schema(
+    schema: pa.Schema, reader: pa.RecordBatchReader, columns: Sequence[str]
+) -> KeyColumns:
+    expressions = [_path_expression(schema, column) for column in columns]
+    return KeyColumns(reader, expressions)
 
 
 def _open_delimited(
@@ -287,27 +383,39 @@ def _open_delimited(
         raise UnsupportedError(f"columns {missing} not found when counting people")
 
     expected = list(dict.fromkeys(columns))
+    # Counting rows needs no key column, but reading one keeps the layout.
+    included = expected or names[:1]
     # NOTE: rows with the wrong number of fields are skipped, as in the scan,
     # so their people are not counted. skip_rows counts physical lines, so
     # blank lines inside a preamble shift the header.
-    reader = pa_csv.open_csv(
-        _input(path, codec, filesystem),
-        read_options=pa_csv.ReadOptions(
-            column_names=names,
-            skip_rows=layout.preamble_rows + (1 if layout.header else 0),
-            encoding=encoding.codec,
-            block_size=1 << 22,
-        ),
-        parse_options=pa_csv.ParseOptions(
-            delimiter=layout.delimiter,
-            quote_char=layout.quotechar,
-            invalid_row_handler=lambda row: "skip",
-        ),
-        convert_options=pa_csv.ConvertOptions(
-            include_columns=expected, column_types=dict.fromkeys(expected, pa.string())
-        ),
+    read_options = pa_csv.ReadOptions(
+        column_names=names,
+        skip_rows=layout.preamble_rows + (1 if layout.header else 0),
+        encoding=encoding.codec,
+        block_size=1 << 22,
     )
-    return KeyColumns(reader, [f"CAST({quote(c)} AS VARCHAR)" for c in columns])
+    parse_options = pa_csv.ParseOptions(
+        delimiter=layout.delimiter,
+        quote_char=layout.quotechar,
+        invalid_row_handler=lambda row: "skip",
+    )
+    convert_options = pa_csv.ConvertOptions(
+        include_columns=included, column_types=dict.fromkeys(included, pa.string())
+    )
+
+    def open_rows() -> Iterator[pa.RecordBatch]:
+        with _input(path, codec, filesystem) as source:
+            yield from pa_csv.open_csv(
+                source,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
+
+    schema = pa.schema([(name, pa.string()) for name in included])
+    return KeyColumns(
+        deferred(schema, open_rows), [f"CAST({quote(c)} AS VARCHAR)" for c in columns]
+    )
 
 
 def _column_names(layout: TextLayout, text: str) -> list[str]:

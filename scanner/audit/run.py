@@ -13,6 +13,7 @@ import datetime as dt
 import fnmatch
 import logging
 import os
+from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,7 @@ from scanner.audit.readers import (
     count_sql_rows,
     find_sql_source,
     open_file_keys,
+    watched,
     open_sql_keys,
 )
 from scanner.audit.route import (
@@ -297,35 +299,55 @@ def _counted(
     approximate: bool = False,
     keep_people: bool = True,
 ) -> TransferCount:
-    keysets = list(_keysets(plan, options.scan))
-    try:
-        if approximate:
-            return counter.count_approximate(keysets)
-        return counter.count_exact(keysets, keep_people)
-    except _READ_ERRORS as exc:
-        # NOTE: a file that turns out corrupt in the middle fails the whole
-        # count, because DuckDB reads every dataset in one query.
-        raise AuditError(
-            f"counting people failed: {redact_text(str(exc))}; exclude the "
-            "dataset with --exclude or repair it, then audit again"
-        ) from exc
+    # A dataset that fails while DuckDB reads it is set aside and the count
+    # runs again without it: DuckDB reads every dataset in one query, and
+    # the readers are spent.
+    failed: dict[str, BaseException] = {}
+    while True:
+        keysets = _keysets(plan, options.scan, failed)
+        try:
+            if approximate:
+                return counter.count_approximate(keysets)
+            return counter.count_exact(keysets, keep_people)
+        except _READ_ERRORS as exc:
+            if not failed:
+                raise AuditError(
+                    f"counting people failed: {redact_text(str(exc))}; exclude "
+                    "the dataset with --exclude or repair it, then audit again"
+                ) from exc
+        for dataset in plan.datasets:
+            if dataset.result.uri in failed:
+                _uncountable(plan, dataset, failed[dataset.result.uri])
+        failed.clear()
 
 
-def _keysets(plan: _Plan, scan: ScanOptions) -> list[KeySet]:
+def _keysets(
+    plan: _Plan, scan: ScanOptions, failed: dict[str, BaseException]
+) -> list[KeySet]:
+    """Open the keys of every countable dataset.
+
+    A read error while counting is recorded in ``failed`` by dataset URI.
+    """
     keysets = []
     for dataset in plan.datasets:
         if dataset.key is None or dataset.result.personal == "none":
+            continue
+        if dataset.audited.people_method == "failed":
             continue
         try:
             sources = _open_keys(dataset, dataset.key.columns, scan)
         except _READ_ERRORS as exc:
             _uncountable(plan, dataset, exc)
             continue
+        uri = dataset.result.uri
         keysets.append(
             KeySet(
-                uri=dataset.result.uri,
+                uri=uri,
                 key_type=dataset.key.key_type,
-                sources=sources,
+                sources=[
+                    watched(source, partial(failed.setdefault, uri))
+                    for source in sources
+                ],
                 sensitive=dataset.result.personal == "sensitive",
                 covered=dataset.covered,
             )
