@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 from classifiers.base import ClassificationInput, Classifier, Finding
 from classifiers.rulepack import LabelRule, NameHints
@@ -60,6 +60,9 @@ def match_hint(name: str, label: LabelRule) -> str | None:
     return match_name_hints(name, label.name_hints)
 
 
+# Names repeat across the tables of a lake and every rule asks about each, so
+# answers are kept; the bound keeps a lake of endless distinct names in check.
+@lru_cache(maxsize=1 << 16)
 def match_name_hints(name: str, hints: NameHints) -> str | None:
     """Return the hint in ``hints`` that ``name`` matches, or None."""
     segment = last_segment(name)
