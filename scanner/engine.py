@@ -91,6 +91,10 @@ class ScanOptions:
     concurrency: int = DEFAULT_CONCURRENCY
     #: S3 endpoint for s3:// sources; None reads it from AWS_* settings.
     endpoint_url: str | None = None
+    #: Keep every result in ``ScanOutcome.results``. Without, only failed
+    #: ones are kept, so memory does not grow with the number of datasets;
+    #: ``Scanner.on_result`` sees each result as it is stored.
+    keep_results: bool = True
 
     def check(self) -> None:
         """Raise ``UsageError`` for settings that contradict each other."""
@@ -130,7 +134,9 @@ class ScanOutcome:
     """Everything one scan found, in the order datasets were found.
 
     Skipped datasets are among ``results`` as the catalog stores them, and
-    ``skipped`` maps their URIs to the reason.
+    ``skipped`` maps their URIs to the reason. Without
+    ``ScanOptions.keep_results``, ``results`` stays empty and ``done`` and
+    ``failed`` tell how the scan went.
     """
 
     sources: Sequence[str]
@@ -145,16 +151,14 @@ class ScanOutcome:
     skipped: dict[str, Skipped] = field(default_factory=dict)
     #: The status the scan had when this run took it over, if it resumed one.
     resumed_from: str | None = None
-
-    @property
-    def failed(self) -> list[DatasetResult]:
-        return [result for result in self.results if result.errors]
+    #: Datasets stored or skipped so far, failures included.
+    done: int = 0
+    #: The results with errors, skipped ones included.
+    failed: list[DatasetResult] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
-        if self.stopped_early or (
-            self.results and len(self.failed) == len(self.results)
-        ):
+        if self.stopped_early or (self.done and len(self.failed) == self.done):
             return "failed"
         return "partial" if self.failed else "ok"
 
@@ -199,6 +203,8 @@ class Scanner:
         options.check()
         self.options = options
         self.progress = progress
+        #: Called with each result as it is stored or skipped, in order.
+        self.on_result: Callable[[DatasetResult, Skipped | None], None] | None = None
         self.rules: RulePack = load_rule_pack(options.rules_path)
         self.rules.lists = load_user_lists(
             options.geofences_path, options.terms_path, options.recipients_path
@@ -344,7 +350,7 @@ class Scanner:
         for item in batch:
             result = self._collect(outcome, catalog, item, stored)
             if self.progress:
-                self.progress(len(outcome.results), listing.total, result.uri)
+                self.progress(outcome.done, listing.total, result.uri)
             if result.errors and item.skipped is None:
                 self._report_failure(result)
                 if self.options.on_error == "fail":
@@ -394,7 +400,13 @@ class Scanner:
                 self._store(catalog, outcome, result)
         # Graded last, so that people's decisions count.
         grade_result(result)
-        outcome.results.append(result)
+        outcome.done += 1
+        if result.errors:
+            outcome.failed.append(result)
+        if self.options.keep_results:
+            outcome.results.append(result)
+        if self.on_result is not None:
+            self.on_result(result, item.skipped)
         return result
 
     def _report_failure(self, result: DatasetResult) -> None:
@@ -604,7 +616,7 @@ def printable(text: str) -> str:
 
 def scan_counts(outcome: ScanOutcome) -> dict[str, int]:
     return {
-        "datasets": len(outcome.results),
+        "datasets": outcome.done,
         "failed": len(outcome.failed),
         "labels_added": outcome.changes.added,
         "labels_updated": outcome.changes.updated,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -199,6 +200,25 @@ def test_outputs_written(workspace):
     assert (out / "report.json").stat().st_size > 0
     leftovers = [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
     assert leftovers == []
+
+
+def test_report_lists_datasets_the_run_did_not_keep(workspace):
+    # A run keeps no results in memory; the report's dataset entries come
+    # from a spool written while the datasets were stored.
+    config_path = configure(workspace)
+    first = execute(config_path)
+    assert first.sources[0].outcome.results == []
+    execute(config_path)
+    report = json.loads((workspace / "out" / "report.json").read_text("utf-8"))
+    entries = report["sources"]["lake"]["datasets"]
+    assert sorted(Path(entry["uri"]).name for entry in entries) == [
+        "orders.csv",
+        "owners.csv",
+    ]
+    assert {entry["skipped"]["reason"] for entry in entries} == {"unchanged"}
+    owners = next(entry for entry in entries if entry["uri"].endswith("owners.csv"))
+    assert any(column["labels"] for column in owners["columns"])
+    assert report["run"]["counts"]["datasets_skipped"] == 2
 
 
 def test_unwritable_output_makes_run_partial(workspace):

@@ -4,10 +4,11 @@ Each dataset contributes the values of its subject-key columns. DuckDB
 removes duplicate raw values across all datasets into a table, normalises
 what is left (``normalised_key_sql``) and merges the spellings of one key:
 the same phone number in two files is one person. When every distinct value
-is already in normal form, as in clean data, that table holds the people. Each key carries a bit mask of the
-datasets that contain it, and the per-dataset counts and the split by
-sensitivity (a person is sensitive when a dataset with sensitive personal
-information contains their key) are read from these masks.
+is already in normal form, as in clean data, that table holds the people.
+Each key carries a bit mask of the datasets that contain it, and the
+per-dataset counts and the split by sensitivity (a person is sensitive when
+a dataset with sensitive personal information contains their key) are read
+from these masks.
 
 Nothing is collected in Python: the keys stay in DuckDB, which spills to
 ``temp_dir`` when they outgrow memory.

@@ -115,7 +115,10 @@ def _scan_keys(dataset: ds.Dataset, columns: Sequence[str]) -> KeyColumns:
         f"key_{index}": pc.field(*parts) for index, (parts, _) in enumerate(paths)
     }
     schema = pa.schema(
-        [(name, arrow_type) for name, (_, arrow_type) in zip(projection, paths)]
+        [
+            (name, arrow_type)
+            for name, (_, arrow_type) in zip(projection, paths, strict=True)
+        ]
     )
 
     def open_scan() -> pa.RecordBatchReader:

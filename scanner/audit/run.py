@@ -13,9 +13,9 @@ import datetime as dt
 import fnmatch
 import logging
 import os
-from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import duckdb
 import pyarrow as pa
@@ -43,8 +43,8 @@ from scanner.audit.readers import (
     count_sql_rows,
     find_sql_source,
     open_file_keys,
-    watched,
     open_sql_keys,
+    watched,
 )
 from scanner.audit.route import (
     PERSONAL_ASSESSMENT,

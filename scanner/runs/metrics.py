@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from scanner.runs.result import RunResult
 
@@ -109,15 +111,21 @@ def _source_families(result: RunResult) -> list[_Family]:
     return [duration, datasets, up]
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def write_atomically(path: Path, text: str | Callable[[IO[str]], None]) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename.
+
+    ``text`` may be a function that writes the content to the open file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            if isinstance(text, str):
+                handle.write(text)
+            else:
+                text(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temporary, 0o644)

@@ -16,7 +16,7 @@ Exit codes of ``cardex run`` (also in docs/scheduling.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from scanner.engine import ScanOutcome
@@ -48,12 +48,16 @@ class SourceRun:
     message: str | None = None
     failures: list[DatasetFailure] = field(default_factory=list)
     outcome: ScanOutcome | None = None
+    #: Datasets read (not skipped, not failed) in this run.
+    read_uris: set[str] = field(default_factory=set)
+    #: The report entries of the source's datasets, one JSON line each.
+    spool: IO[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {
             key: value
             for key, value in self.__dict__.items()
-            if key not in ("failures", "outcome")
+            if key not in ("failures", "outcome", "read_uris", "spool")
         }
         data["failures"] = [failure.to_dict() for failure in self.failures]
         return data

@@ -6,17 +6,19 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from scanner.catalog import default_catalog_url
-from scanner.engine import Scanner, ScanOptions, ScanOutcome, printable
+from scanner.engine import Scanner, ScanOptions, ScanOutcome, Skipped, printable
 from scanner.errors import CardexError
 from scanner.masking import public_url, redact_text
 from scanner.model import DatasetFailure, DatasetHandle, DatasetResult
@@ -186,8 +188,7 @@ class Run:
         after = snapshot_labels(self.catalog_url)
         scanned: set[str] = set()
         for source_run in result.sources:
-            if source_run.outcome is not None:
-                scanned |= _scanned_uris(source_run.outcome)
+            scanned |= source_run.read_uris
         result.changes = diff_labels(before, after, scanned, since)
 
     def _warn_missing_options(self) -> None:
@@ -222,6 +223,7 @@ class Run:
             terms_path=_text(lists.terms),
             recipients_path=_text(lists.recipients),
             endpoint_url=source.endpoint_url,
+            keep_results=False,
             **optional,
         )
 
@@ -235,6 +237,7 @@ class Run:
                 scanner = TimedScanner(
                     self.scan_options(source, url), self.config.run.dataset_timeout
                 )
+                scanner.on_result = self._result_sink(source_run)
                 outcome = scanner.run()
             _count(source_run, outcome)
             source_run.failures = [
@@ -256,6 +259,30 @@ class Run:
             source_run.duration_seconds,
         )
         return source_run
+
+    def _result_sink(
+        self, source_run: SourceRun
+    ) -> Callable[[DatasetResult, Skipped | None], None]:
+        """Return a callback that notes each result of a source as it is stored.
+
+        The engine keeps no results in a run, so memory does not grow with
+        the lake: the callback notes the URIs read in this run and, when a
+        report is configured, spools each dataset's report entry to a file.
+        """
+        if self.outputs.report is not None:
+            source_run.spool = tempfile.TemporaryFile(  # noqa: SIM115 - kept open
+                mode="w+", encoding="utf-8", prefix="cardex-run-"
+            )
+
+        def sink(result: DatasetResult, skipped: Skipped | None) -> None:
+            if skipped is None and not result.errors:
+                source_run.read_uris.add(result.uri)
+            if source_run.spool is not None:
+                entry = result.to_dict()
+                entry["skipped"] = skipped.to_dict() if skipped else None
+                source_run.spool.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+        return sink
 
     @contextlib.contextmanager
     def _credentials(self, source: Source) -> Iterator[str]:
@@ -318,7 +345,12 @@ class Run:
         result.exit_code = code
         result.finished_at = _now()
         result.duration_seconds = time.perf_counter() - started
-        self._write_outputs(result)
+        try:
+            self._write_outputs(result)
+        finally:
+            for source_run in result.sources:
+                if source_run.spool is not None:
+                    source_run.spool.close()
         store.finish(result.run_id, result.record())
         logger.info(
             "run %d finished: %s (exit %d) in %.1f s",
@@ -341,24 +373,14 @@ def _skipped_uris(outcome: ScanOutcome) -> set[str]:
     return set(getattr(outcome, "skipped", None) or ())
 
 
-def _scanned_uris(outcome: ScanOutcome) -> set[str]:
-    """Return the datasets read and stored in this scan, without failures."""
-    skipped = _skipped_uris(outcome)
-    return {
-        result.uri
-        for result in outcome.results
-        if not result.errors and result.uri not in skipped
-    }
-
-
 def _count(source_run: SourceRun, outcome: ScanOutcome) -> None:
     skipped = _skipped_uris(outcome)
-    failed = [r for r in outcome.results if r.errors and r.uri not in skipped]
+    failed = [r for r in outcome.failed if r.uri not in skipped]
     source_run.outcome = outcome
     source_run.scan_id = outcome.scan_id
     source_run.skipped = len(skipped)
     source_run.failed = len(failed)
-    source_run.scanned = len(outcome.results) - len(failed) - len(skipped)
+    source_run.scanned = outcome.done - len(failed) - len(skipped)
     source_run.labels_added = outcome.changes.added
     source_run.labels_updated = outcome.changes.updated
     source_run.labels_removed = outcome.changes.removed
