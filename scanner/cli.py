@@ -266,6 +266,22 @@ def main() -> None:
     "another, using less memory).",
 )
 @click.option(
+    "--full",
+    is_flag=True,
+    help="Classify every row of Parquet, ORC and Arrow files, in chunks, instead "
+    "of a sample; a label found in any chunk holds. Other datasets are "
+    "classified from their sample, with a note. Slow on large lakes: use it for "
+    "audits of a few datasets, or with --engine spark.",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    metavar="N",
+    help="Rows classified at once in a --full scan.",
+)
+@click.option(
     "--endpoint-url",
     metavar="URL",
     help="S3 endpoint for s3:// sources, such as http://127.0.0.1:8333 for a "
@@ -310,6 +326,8 @@ def scan(
     changed_only: bool,
     resume: bool,
     concurrency: int,
+    full: bool,
+    chunk_rows: int,
     endpoint_url: str | None,
     push_targets: tuple[str, ...],
     push_config: str | None,
@@ -349,6 +367,8 @@ def scan(
         changed_only=changed_only,
         resume=resume,
         concurrency=concurrency,
+        full=full,
+        chunk_rows=chunk_rows,
         endpoint_url=endpoint_url,
     )
     try:

@@ -33,6 +33,12 @@ from scanner.catalog import (
     open_catalog,
 )
 from scanner.errors import DatasetError, UnknownSourceError, UsageError
+from scanner.full import (
+    DEFAULT_CHUNK_ROWS,
+    classify_file,
+    finish_full_scan,
+    full_files,
+)
 from scanner.grading import grade_result
 from scanner.masking import public_url, redact_text
 from scanner.model import (
@@ -95,11 +101,17 @@ class ScanOptions:
     #: ones are kept, so memory does not grow with the number of datasets;
     #: ``Scanner.on_result`` sees each result as it is stored.
     keep_results: bool = True
+    #: Classify every row of columnar files in chunks instead of a sample.
+    full: bool = False
+    #: Rows per chunk in a full scan.
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
 
     def check(self) -> None:
         """Raise ``UsageError`` for settings that contradict each other."""
         if self.concurrency < 1:
             raise UsageError(f"concurrency must be at least 1, not {self.concurrency}")
+        if self.chunk_rows < 1:
+            raise UsageError(f"chunk rows must be at least 1, not {self.chunk_rows}")
         if not self.use_catalog and (self.changed_only or self.resume):
             option = "--changed-only" if self.changed_only else "--resume"
             raise UsageError(
@@ -437,6 +449,8 @@ class Scanner:
             result.columns, result.labels = classify_sample(
                 sample, self.classifiers, self.rules
             )
+            if self.options.full:
+                self.scan_whole(handle, result)
         except DatasetError as exc:
             result.errors.append(
                 DatasetFailure(result.uri, exc.reason, printable(str(exc)))
@@ -459,6 +473,28 @@ class Scanner:
             time.perf_counter() - started,
         )
         return result
+
+    def scan_whole(self, handle: DatasetHandle, result: DatasetResult) -> None:
+        """Classify every row of ``handle``'s files, replacing the sample's labels.
+
+        ``result`` holds the sampled classification, whose format decides
+        whether the files can be read whole.
+        """
+        files = full_files(handle, result)
+        if files is None:
+            return
+        parts = [
+            classify_file(
+                item,
+                files,
+                result.format,
+                self.options.chunk_rows,
+                self.classifiers,
+                self.rules,
+            )
+            for item in files.files
+        ]
+        finish_full_scan(result, parts)
 
     def _store(
         self, catalog: CatalogStore, outcome: ScanOutcome, result: DatasetResult
@@ -549,6 +585,9 @@ def settings_hash(
         "classifiers": list(classifiers),
         "sample_size": options.sample_size,
     }
+    if options.full:
+        # Only full scans carry these, so sampled scans keep their old hash.
+        settings["full_chunk_rows"] = options.chunk_rows
     digest.update(json.dumps(settings, sort_keys=True).encode())
     shipped = resources.files("classifiers.rules").joinpath(DEFAULT_PACK)
     digest.update(b"\0pack\0" + shipped.read_bytes())

@@ -361,6 +361,39 @@ def test_sample_lake_labels_match_local(spark: Any, tmp_path: Path) -> None:
     assert spark_outcome.changes == local.changes
 
 
+def test_full_scan_matches_local(spark: Any, tmp_path: Path) -> None:
+    from scanner.spark.scan import SparkScanner
+
+    lake = tmp_path / "lake"
+    remarks = [f"order {index} shipped" for index in range(20_000)]
+    for index in range(7_000, 7_040):
+        remarks[index] = f"1390013{index:04d}"
+    table = pa.table({"order_id": list(range(20_000)), "remark": remarks})
+    (lake / "parts").mkdir(parents=True)
+    pq.write_table(table, lake / "orders.parquet", row_group_size=1_000)
+    for number in range(3):
+        pq.write_table(
+            table.slice(number * 5_000, 5_000),
+            lake / "parts" / f"part-{number}.parquet",
+        )
+    (lake / "owners.csv").write_text("姓名,手机号码\n张伟,13812340001\n", "utf-8")
+
+    def options(name: str) -> ScanOptions:
+        catalog = f"sqlite:///{tmp_path / name}"
+        return ScanOptions(
+            sources=[str(lake)], catalog_url=catalog, full=True, chunk_rows=2_000
+        )
+
+    local = Scanner(options("local.db")).run()
+    spark_outcome = SparkScanner(options("spark.db"), spark).run()
+    local_results = {result.uri: result.to_dict() for result in local.results}
+    spark_results = {result.uri: result.to_dict() for result in spark_outcome.results}
+    assert spark_results == local_results
+    orders = next(r for r in local.results if r.name == "orders.parquet")
+    assert orders.sampled_rows == 20_000
+    assert "pi.phone" in [item[0] for item in label_view(orders)["remark"]]
+
+
 @pytest.mark.slow
 def test_scan_cli_engine_spark(spark: Any, transfer: dict[str, Any]) -> None:
     reports = {}

@@ -147,7 +147,7 @@ class PartitionedDataset(DatasetHandle):
                 sample = self._sample_one(item, per_file, context, failures)
                 if sample is not None:
                     samples.append(sample)
-                    parts.append(_with_partition(sample.table, item.partition))
+                    parts.append(with_partition(sample.table, item.partition))
 
         if not samples:
             raise failures[0]
@@ -245,7 +245,7 @@ class PartitionedDataset(DatasetHandle):
         )
 
 
-def _with_partition(
+def with_partition(
     table: pa.Table, partition: tuple[tuple[str, str | None], ...]
 ) -> pa.Table:
     """Append the partition keys as string columns, unless the data has them."""

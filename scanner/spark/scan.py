@@ -1,5 +1,9 @@
 """Sample and classify datasets as Spark tasks, one task per dataset.
 
+With ``--full`` a second job classifies every file of the columnar
+datasets whole, one task a file (``scanner.full``), and the driver merges
+each dataset's files in order.
+
 The driver lists the datasets, decides which to skip (``--changed-only``,
 ``--resume``) as the local engine does, and sends the rest to Spark. Each
 task unpickles a dataset handle, samples and classifies it with
@@ -30,6 +34,7 @@ from scanner.engine import (
     printable,
     read_fingerprint,
 )
+from scanner.full import classify_file, finish_full_scan, full_files, whole_files
 from scanner.masking import redact_text
 from scanner.model import DatasetFailure, DatasetHandle, DatasetResult
 from scanner.spark.results import result_from_json, result_to_json
@@ -42,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 TASK_SCHEMA = "handle BINARY"
 RESULT_SCHEMA = "result STRING"
+FILE_TASK_SCHEMA = "handle BINARY, uri STRING, part INT, format STRING"
+FILE_RESULT_SCHEMA = "uri STRING, part INT, result STRING"
 
 
 class _ExecutorScanner(Scanner):
@@ -87,6 +94,44 @@ def _classify_task(
                 yield pa.record_batch(
                     [pa.array([result_to_json(result)], pa.string())],
                     names=["result"],
+                )
+
+    return classify
+
+
+def _full_scan_task(
+    settings: str,
+    chunk_rows: int,
+    rules: RulePack,
+    classifier_types: Sequence[type[Classifier]],
+) -> Any:
+    """Return the function that classifies whole files of datasets in tasks."""
+
+    def classify(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        worker = _EXECUTOR_SCANNERS.get(settings)
+        if worker is None:
+            worker = _ExecutorScanner(1, rules, classifier_types)
+            _EXECUTOR_SCANNERS[settings] = worker
+        for batch in batches:
+            for task in batch.to_pylist():
+                handle: DatasetHandle = pickle.loads(task["handle"])
+                files = whole_files(handle)
+                assert files is not None, "only file datasets are sent"
+                partial = classify_file(
+                    files.files[task["part"]],
+                    files,
+                    task["format"],
+                    chunk_rows,
+                    worker.classifiers,
+                    worker.rules,
+                )
+                yield pa.record_batch(
+                    [
+                        pa.array([task["uri"]], pa.string()),
+                        pa.array([task["part"]], pa.int32()),
+                        pa.array([result_to_json(partial)], pa.string()),
+                    ],
+                    names=["uri", "part", "result"],
                 )
 
     return classify
@@ -170,12 +215,54 @@ class SparkScanner(Scanner):
             result = result_from_json(row["result"])
             results[result.uri] = result
         logger.info("classified %d datasets in Spark", len(results))
+        if self.options.full:
+            self._classify_whole(handles, results)
         return results
 
-    def _run_job(self, tasks: list[tuple[bytes]]) -> list[Any]:
-        from py4j.protocol import Py4JJavaError
-        from pyspark.errors import PySparkException
+    def _classify_whole(
+        self, handles: Sequence[DatasetHandle], results: dict[str, DatasetResult]
+    ) -> None:
+        """Classify every file of the sampled datasets in Spark, one task a file.
 
+        The per-file results are merged in file order, as the local engine
+        merges them, so both give the same labels.
+        """
+        tasks: list[tuple[bytes, str, int, str]] = []
+        for handle in handles:
+            uri = printable(handle.uri)
+            result = results.get(uri)
+            if result is None:
+                continue
+            files = full_files(handle, result)
+            if files is None:
+                continue
+            pickled = pickle.dumps(handle)
+            tasks.extend(
+                (pickled, uri, part, result.format) for part in range(len(files.files))
+            )
+        if not tasks:
+            return
+        function = _full_scan_task(
+            self.settings_hash,
+            self.options.chunk_rows,
+            self.rules,
+            [type(classifier) for classifier in self.classifiers],
+        )
+        rdd = self.spark.sparkContext.parallelize(tasks, len(tasks))
+        frame = self.spark.createDataFrame(rdd, FILE_TASK_SCHEMA)
+        rows = self._collect_rows(frame.mapInArrow(function, FILE_RESULT_SCHEMA))
+        parts: dict[str, list[tuple[int, DatasetResult]]] = {}
+        for row in rows:
+            parts.setdefault(row["uri"], []).append(
+                (row["part"], result_from_json(row["result"]))
+            )
+        for uri, found in parts.items():
+            finish_full_scan(results[uri], [part for _, part in sorted(found)])
+        logger.info(
+            "classified %d files of %d datasets whole in Spark", len(rows), len(parts)
+        )
+
+    def _run_job(self, tasks: list[tuple[bytes]]) -> list[Any]:
         classify = _classify_task(
             self.settings_hash,
             self.options.sample_size,
@@ -185,8 +272,15 @@ class SparkScanner(Scanner):
         # One partition per dataset, so each dataset is its own task.
         rdd = self.spark.sparkContext.parallelize(tasks, len(tasks))
         frame = self.spark.createDataFrame(rdd, TASK_SCHEMA)
+        return self._collect_rows(frame.mapInArrow(classify, RESULT_SCHEMA))
+
+    def _collect_rows(self, frame: Any) -> list[Any]:
+        """Run the job of ``frame`` and return its rows, or raise SparkJobError."""
+        from py4j.protocol import Py4JJavaError
+        from pyspark.errors import PySparkException
+
         try:
-            return frame.mapInArrow(classify, RESULT_SCHEMA).collect()
+            return frame.collect()  # type: ignore[no-any-return]
         except (PySparkException, Py4JJavaError) as exc:
             lines = [line for line in str(exc).splitlines() if line.strip()]
             cause = redact_text(lines[-1] if lines else type(exc).__name__)

@@ -1,0 +1,214 @@
+"""Classify every row of a dataset, chunk by chunk, instead of a sample.
+
+A full scan reads each file of a columnar dataset (Parquet, ORC, Arrow IPC)
+in chunks of ``chunk_rows`` rows, classifies each chunk as if it were a
+sample, and merges the results: a label found in any chunk holds for the
+column or the dataset. The merge is the same whether the files are read one
+after another here or as Spark tasks, so both engines give the same result.
+
+Other formats and database tables are classified from their sample, with a
+note saying so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from classifiers.base import Classifier
+from classifiers.pipeline import classify_sample
+from classifiers.rulepack import RulePack
+from connectors.files.flatten import flatten_table
+from connectors.files.handles import FileDataset, PartitionedDataset, with_partition
+from connectors.objectstore.handles import FileSetDataset, ObjectDataset
+from scanner.model import DatasetHandle, DatasetResult, Label, Sample
+
+logger = logging.getLogger(__name__)
+
+#: Rows classified at once in a full scan.
+DEFAULT_CHUNK_ROWS = 50_000
+#: The scan's format names that a full scan reads, and their pyarrow names.
+FULL_FORMATS = {"parquet": "parquet", "orc": "orc", "arrow": "ipc"}
+
+
+@dataclass(frozen=True)
+class WholeFile:
+    """One file of a dataset to read whole, with its partition values."""
+
+    path: str
+    partition: tuple[tuple[str, str | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class WholeFiles:
+    """The files of a dataset, and the filesystem they are on (None: local)."""
+
+    files: tuple[WholeFile, ...]
+    filesystem: pafs.FileSystem | None = None
+
+
+def whole_files(handle: DatasetHandle) -> WholeFiles | None:
+    """Return the files that make up ``handle``, or None for other datasets."""
+    if isinstance(handle, ObjectDataset):
+        return WholeFiles((WholeFile(handle.info.path),), handle.store.filesystem)
+    if isinstance(handle, FileSetDataset):
+        files = tuple(WholeFile(item.path, item.partition) for item in handle.files)
+        return WholeFiles(files, handle.filesystem)
+    if isinstance(handle, PartitionedDataset):
+        files = tuple(WholeFile(item.path, item.partition) for item in handle.files)
+        return WholeFiles(files)
+    if isinstance(handle, FileDataset):
+        return WholeFiles((WholeFile(handle.uri),))
+    return None
+
+
+def full_files(handle: DatasetHandle, result: DatasetResult) -> WholeFiles | None:
+    """Return the files a full scan reads for ``handle``, or None to keep the sample.
+
+    ``result`` is the dataset's sampled result; its format decides. A note
+    on ``result`` says why a dataset is not read whole.
+    """
+    if result.errors:
+        return None
+    files = whole_files(handle)
+    if files is None or result.format not in FULL_FORMATS:
+        what = result.format or result.kind
+        result.notes.append(
+            f"full scan reads Parquet, ORC and Arrow files; this {what} dataset "
+            "was classified from its sample"
+        )
+        return None
+    return files
+
+
+def classify_file(
+    item: WholeFile,
+    files: WholeFiles,
+    file_format: str,
+    chunk_rows: int,
+    classifiers: Sequence[Classifier],
+    rules: RulePack,
+) -> DatasetResult:
+    """Classify every row of one file; return a partial result to merge.
+
+    A file that cannot be read gives a partial result with a note and no
+    columns, so the other files of the dataset still count.
+    """
+    partial = DatasetResult(uri=item.path, name=item.path, kind="file")
+    try:
+        for chunk in _chunks(item, files.filesystem, file_format, chunk_rows):
+            sample = _chunk_sample(chunk, file_format)
+            columns, labels = classify_sample(sample, classifiers, rules)
+            chunk_result = DatasetResult(
+                uri=item.path,
+                name=item.path,
+                kind="file",
+                columns=columns,
+                labels=labels,
+                sampled_rows=chunk.num_rows,
+            )
+            merge_into(partial, chunk_result)
+    except (OSError, pa.ArrowException) as exc:
+        logger.warning("full scan could not read %s: %s", item.path, type(exc).__name__)
+        partial.notes.append(
+            f"{item.path.rsplit('/', 1)[-1]} could not be read whole "
+            f"({type(exc).__name__}); its rows are not in the full scan"
+        )
+    return partial
+
+
+def _chunks(
+    item: WholeFile,
+    filesystem: pafs.FileSystem | None,
+    file_format: str,
+    chunk_rows: int,
+) -> Iterator[pa.Table]:
+    dataset = ds.dataset(
+        item.path, format=FULL_FORMATS[file_format], filesystem=filesystem
+    )
+    for batch in dataset.to_batches(batch_size=chunk_rows, use_threads=True):
+        if batch.num_rows:
+            yield with_partition(pa.Table.from_batches([batch]), item.partition)
+
+
+def _chunk_sample(chunk: pa.Table, file_format: str) -> Sample:
+    table, types = flatten_table(chunk)
+    return Sample(table=table, source_types=types, format=file_format)
+
+
+def finish_full_scan(result: DatasetResult, parts: Sequence[DatasetResult]) -> None:
+    """Replace the sampled classification of ``result`` by the merged ``parts``.
+
+    ``parts`` are the per-file results in file order. If no file could be
+    read, the sampled classification stays, with the files' notes.
+    """
+    merged = DatasetResult(uri=result.uri, name=result.name, kind=result.kind)
+    for part in parts:
+        merge_into(merged, part)
+    result.notes.extend(merged.notes)
+    if not merged.sampled_rows:
+        result.notes.append("no file could be read whole; the sample was classified")
+        return
+    result.columns = merged.columns
+    result.labels = merged.labels
+    result.sampled_rows = merged.sampled_rows
+    result.notes.append(
+        f"full scan: {merged.sampled_rows:,} rows classified in chunks; a label "
+        "found in any chunk holds for the dataset"
+    )
+
+
+def merge_into(merged: DatasetResult, part: DatasetResult) -> None:
+    """Add the columns, labels, rows and notes of ``part`` to ``merged``.
+
+    Counts add up, the highest confidence wins, and the first part's rule id
+    and masked examples stay, so merging parts in order gives one answer
+    however the parts were grouped.
+    """
+    merged.sampled_rows += part.sampled_rows
+    merged.notes.extend(note for note in part.notes if note not in merged.notes)
+    merged.labels = _merge_labels(merged.labels, part.labels)
+    columns = {column.name: column for column in merged.columns}
+    for column in part.columns:
+        known = columns.get(column.name)
+        if known is None:
+            columns[column.name] = dataclasses.replace(
+                column, labels=list(column.labels), notes=list(column.notes)
+            )
+            continue
+        known.examined += column.examined
+        known.non_null += column.non_null
+        known.labels = _merge_labels(known.labels, column.labels)
+        known.notes.extend(note for note in column.notes if note not in known.notes)
+    merged.columns = list(columns.values())
+
+
+def _merge_labels(first: Sequence[Label], second: Sequence[Label]) -> list[Label]:
+    labels = {label.id: label for label in first}
+    for label in second:
+        known = labels.get(label.id)
+        if known is None:
+            labels[label.id] = label
+            continue
+        evidence = known.evidence
+        added = label.evidence
+        labels[label.id] = dataclasses.replace(
+            known,
+            confidence=max(known.confidence, label.confidence),
+            evidence=dataclasses.replace(
+                evidence,
+                examined=evidence.examined + added.examined,
+                non_null=evidence.non_null + added.non_null,
+                matches=evidence.matches + added.matches,
+                masked_values=evidence.masked_values + added.masked_values,
+                signals=evidence.signals
+                + tuple(s for s in added.signals if s not in evidence.signals),
+            ),
+        )
+    return list(labels.values())
