@@ -115,7 +115,9 @@ def classify_file(
             )
             merge_into(partial, chunk_result)
     except (OSError, pa.ArrowException) as exc:
-        logger.warning("full scan could not read %s: %s", item.path, type(exc).__name__)
+        logger.warning(
+            "full scan could not read %s whole: %s", item.path, type(exc).__name__
+        )
         partial.notes.append(
             f"{item.path.rsplit('/', 1)[-1]} could not be read whole "
             f"({type(exc).__name__}); its rows are not in the full scan"

@@ -90,6 +90,18 @@ def test_blank_values_are_null() -> None:
     assert normalise("phone", ["", "  ", None]) == [None, None, None]
 
 
+def test_values_not_of_the_key_form_count_no_one() -> None:
+    assert normalise("phone", ["order 5 shipped", "138 1234 5678", "n/a"]) == [
+        None,
+        "13812345678",
+        None,
+    ]
+    assert normalise("id_number", ["1101051949", "unknown"]) == [None, None]
+    assert normalise("vin", ["LSVAA4180E212345"]) == [None]
+    assert normalise("email", ["no address", " A@B.cn"]) == [None, "a@b.cn"]
+    assert normalise("account", [" u-1 "]) == ["u-1"]
+
+
 def write(path: Path, columns: dict[str, list[object]]) -> Path:
     pq.write_table(pa.table(columns), path)
     return path
@@ -137,6 +149,15 @@ def test_keys_are_read_when_counting_starts(tmp_path: Path) -> None:
     with PeopleCounter() as counter:
         count = counter.count_exact([keys])
     assert count.counted == PeopleCount(3, 0)
+
+
+def test_remark_column_counts_only_its_phones(tmp_path: Path) -> None:
+    # A column labelled by a share of its values holds other text too.
+    remarks = [f"order {index} shipped" for index in range(500)] + phones(0, 30)
+    path = write(tmp_path / "orders.parquet", {"remark": remarks})
+    with PeopleCounter() as counter:
+        count = counter.count_exact([keyset(path, "remark")])
+    assert count.counted == PeopleCount(30, 0)
 
 
 def test_sensitive_dataset_marks_people(tmp_path: Path) -> None:

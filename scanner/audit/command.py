@@ -119,6 +119,20 @@ def _path_option(name: str, help_text: str) -> Any:
     show_default=True,
     help="Rows sampled per dataset for classification (counting reads all rows).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Classify every row of Parquet, ORC and Arrow files, in chunks, as "
+    "'cardex scan --full' does, instead of a sample.",
+)
+@click.option(
+    "--chunk-rows",
+    type=click.IntRange(min=1),
+    default=50_000,
+    show_default=True,
+    metavar="N",
+    help="Rows classified at once with --full.",
+)
 @click.option("--include", multiple=True, metavar="GLOB", help="As for scan.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="As for scan.")
 @click.option(
@@ -239,6 +253,8 @@ def _audit_options(options: dict[str, Any]) -> Any:
         geofences_path=options["geofences_path"],
         terms_path=options["terms_path"],
         recipients_path=options["recipients_path"],
+        full=options["full"],
+        chunk_rows=options["chunk_rows"],
     )
     return AuditOptions(
         scan=scan,

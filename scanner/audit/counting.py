@@ -56,6 +56,17 @@ _NORMAL_FORM = {
 }
 
 
+# What a key must look like after normalising to count as a person. A column
+# labelled by a share of its values (a remark column with a few phone
+# numbers) also holds other text, which is no one's key.
+_VALID_FORM = {
+    "phone": "\\+?[0-9]{5,15}",
+    "id_number": _NORMAL_FORM["id_number"],
+    "vin": _NORMAL_FORM["vin"],
+    "email": "[^@\\s]+@[^@\\s]+",
+}
+
+
 def normalised_key_sql(key_type: str, raw: str) -> str:
     """Return SQL that normalises the key expression ``raw`` of ``key_type``.
 
@@ -63,7 +74,8 @@ def normalised_key_sql(key_type: str, raw: str) -> str:
     dots and brackets, and a +86, 0086 or 86 prefix before a mainland mobile
     number. ID numbers and VINs lose spaces and dashes and are upper-cased
     (the ID check character x is X). E-mail addresses are trimmed and
-    lower-cased; accounts are trimmed. Empty results become NULL.
+    lower-cased; accounts are trimmed. Results that are empty, or not of
+    the key type's form (``_VALID_FORM``), become NULL and count no one.
     """
     # translate() is slow (it walks the mapping for every character), so
     # only values with a character outside ASCII go through it.
@@ -86,9 +98,17 @@ def normalised_key_sql(key_type: str, raw: str) -> str:
     else:
         text = f"trim({ascii_text})"
     normal = _sql_string(_NORMAL_FORM.get(key_type, _NORMAL_FORM["account"]))
+    valid = _VALID_FORM.get(key_type)
+    if valid is None:
+        checked = f"NULLIF({text}, '')"
+    else:
+        # list_filter names the normalised text once, so it is computed once.
+        checked = (
+            f"list_filter([{text}], "
+            f"lambda key: regexp_full_match(key, {_sql_string(valid)}))[1]"
+        )
     return (
-        f"CASE WHEN regexp_full_match({raw}, {normal}) THEN {raw} "
-        f"ELSE NULLIF({text}, '') END"
+        f"CASE WHEN regexp_full_match({raw}, {normal}) THEN {raw} ELSE {checked} END"
     )
 
 
