@@ -107,9 +107,7 @@ def normalised_key_sql(key_type: str, raw: str) -> str:
             f"list_filter([{text}], "
             f"lambda key: regexp_full_match(key, {_sql_string(valid)}))[1]"
         )
-    return (
-        f"CASE WHEN regexp_full_match({raw}, {normal}) THEN {raw} ELSE {checked} END"
-    )
+    return f"CASE WHEN regexp_full_match({raw}, {normal}) THEN {raw} ELSE {checked} END"
 
 
 @dataclass
