@@ -420,6 +420,17 @@ def test_scan_cli_engine_spark(spark: Any, transfer: dict[str, Any]) -> None:
             assert spark_datasets[uri] == dataset, uri
 
 
+@pytest.mark.slow
+def test_bucket_audit_matches_local(
+    spark: Any, s3_server: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from test_audit_bucket import audit_both, upload_transfer
+
+    local = upload_transfer(s3_server, monkeypatch, tmp_path)
+    remote, _ = audit_both(tmp_path, local, "--engine", "spark")
+    assert {item["people_method"] for item in remote["datasets"]} == {"subject_key"}
+
+
 def test_folder_split_keeps_partition_keys(tmp_path: Path) -> None:
     from scanner.spark.audit import _folder_sources
 

@@ -10,7 +10,9 @@ local engine.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import pickle
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -80,7 +82,8 @@ def key_sources(plan: run._Plan, scan: ScanOptions) -> dict[str, list[KeySource]
     """Describe where executors read each keyed dataset's key columns, by URI.
 
     Each dataset is one part, read by one task, except partitioned folders
-    of local columnar files, which are read one file per task. Datasets of
+    of local columnar files and files in object stores, which are read one
+    file per task. Datasets of
     other kinds are left out. The local engine's planning marks them as not
     countable before they reach the counter.
     """
@@ -92,7 +95,17 @@ def key_sources(plan: run._Plan, scan: ScanOptions) -> dict[str, list[KeySource]
         columns = dataset.key.columns
         file_format = dataset.result.format
         uri = dataset.result.uri
-        if isinstance(handle, FileDataset):
+        stored = run._store_files(handle)
+        if stored is not None:
+            filesystem, paths = stored
+            # NOTE: the store's filesystem, with its keys, travels to the
+            # executors in the task data, like a database password.
+            pickled = base64.b64encode(pickle.dumps(filesystem)).decode("ascii")
+            sources[uri] = [
+                KeySource("file", columns, path, file_format, filesystem=pickled)
+                for path in paths
+            ]
+        elif isinstance(handle, FileDataset):
             sources[uri] = [KeySource("file", columns, handle.uri, file_format)]
         elif isinstance(handle, PartitionedDataset) and run.is_part_file_set(handle):
             sources[uri] = [

@@ -19,8 +19,10 @@ run unchanged.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import pickle
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -70,9 +72,10 @@ class KeySource:
     """The location of one dataset's key columns, for an executor to open.
 
     ``kind`` is ``file``, ``partitioned`` (a Hive-partitioned folder) or
-    ``sql``. Files use ``path`` and ``file_format``. Database tables use
-    ``sql_source`` (the source URL, with its password), ``sql_schema``,
-    ``sql_name`` and ``timeout``.
+    ``sql``. Files use ``path`` and ``file_format``, and files in an object
+    store ``filesystem``: the store's pyarrow filesystem, pickled and
+    base64-encoded. Database tables use ``sql_source`` (the source URL, with
+    its password), ``sql_schema``, ``sql_name`` and ``timeout``.
     """
 
     kind: str
@@ -83,6 +86,7 @@ class KeySource:
     sql_schema: str = ""
     sql_name: str = ""
     timeout: float = 60.0
+    filesystem: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -98,8 +102,11 @@ def open_key_source(source: KeySource) -> list[KeyColumns]:
     """Open the key columns of ``source`` with the local engine's readers."""
     if source.kind in ("file", "partitioned"):
         partitioned = source.kind == "partitioned"
+        filesystem = None
+        if source.filesystem:
+            filesystem = pickle.loads(base64.b64decode(source.filesystem))
         keys = open_file_keys(
-            source.path, source.file_format, source.columns, partitioned
+            source.path, source.file_format, source.columns, partitioned, filesystem
         )
         return [keys]
     if source.kind == "sql":
