@@ -275,11 +275,9 @@ def main() -> None:
 )
 @click.option(
     "--chunk-rows",
-    type=click.IntRange(min=1),
-    default=50_000,
-    show_default=True,
+    type=click.IntRange(min=1, max=10_000_000),
     metavar="N",
-    help="Rows classified at once in a --full scan.",
+    help="Rows classified at once in a --full scan [default: 50000].",
 )
 @click.option(
     "--endpoint-url",
@@ -327,7 +325,7 @@ def scan(
     resume: bool,
     concurrency: int,
     full: bool,
-    chunk_rows: int,
+    chunk_rows: int | None,
     endpoint_url: str | None,
     push_targets: tuple[str, ...],
     push_config: str | None,
@@ -347,10 +345,15 @@ def scan(
     _configure_logging(verbose, quiet)
     from scanner.engine import ScanOptions
     from scanner.errors import CatalogError, MissingExtraError, PluginError, UsageError
+    from scanner.full import DEFAULT_CHUNK_ROWS
     from scanner.report import check_report_path, print_summary, write_report
     from scanner.spark.cli import make_scanner
     from scanner.spark.session import SparkJobError
 
+    if chunk_rows is not None and not full:
+        raise click.UsageError(
+            "--chunk-rows sets the chunks of a --full scan; add --full"
+        )
     options = ScanOptions(
         sources=sources,
         sample_size=sample_size,
@@ -368,7 +371,7 @@ def scan(
         resume=resume,
         concurrency=concurrency,
         full=full,
-        chunk_rows=chunk_rows,
+        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         endpoint_url=endpoint_url,
     )
     try:

@@ -35,6 +35,7 @@ from scanner.catalog import (
 from scanner.errors import DatasetError, UnknownSourceError, UsageError
 from scanner.full import (
     DEFAULT_CHUNK_ROWS,
+    MAX_CHUNK_ROWS,
     classify_file,
     finish_full_scan,
     full_files,
@@ -110,8 +111,11 @@ class ScanOptions:
         """Raise ``UsageError`` for settings that contradict each other."""
         if self.concurrency < 1:
             raise UsageError(f"concurrency must be at least 1, not {self.concurrency}")
-        if self.chunk_rows < 1:
-            raise UsageError(f"chunk rows must be at least 1, not {self.chunk_rows}")
+        if not 1 <= self.chunk_rows <= MAX_CHUNK_ROWS:
+            raise UsageError(
+                f"chunk rows must be between 1 and {MAX_CHUNK_ROWS:,}, "
+                f"not {self.chunk_rows}"
+            )
         if not self.use_catalog and (self.changed_only or self.resume):
             option = "--changed-only" if self.changed_only else "--resume"
             raise UsageError(

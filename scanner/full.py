@@ -27,12 +27,21 @@ from classifiers.rulepack import RulePack
 from connectors.files.flatten import flatten_table
 from connectors.files.handles import FileDataset, PartitionedDataset, with_partition
 from connectors.objectstore.handles import FileSetDataset, ObjectDataset
-from scanner.model import DatasetHandle, DatasetResult, Label, Sample
+from scanner.masking import redact_text
+from scanner.model import (
+    ColumnResult,
+    DatasetFailure,
+    DatasetHandle,
+    DatasetResult,
+    Label,
+    Sample,
+)
 
 logger = logging.getLogger(__name__)
 
-#: Rows classified at once in a full scan.
+#: Rows classified at once in a full scan, and the most allowed.
 DEFAULT_CHUNK_ROWS = 50_000
+MAX_CHUNK_ROWS = 10_000_000
 #: The scan's format names that a full scan reads, and their pyarrow names.
 FULL_FORMATS = {"parquet": "parquet", "orc": "orc", "arrow": "ipc"}
 
@@ -97,8 +106,9 @@ def classify_file(
 ) -> DatasetResult:
     """Classify every row of one file; return a partial result to merge.
 
-    A file that cannot be read gives a partial result with a note and no
-    columns, so the other files of the dataset still count.
+    A file that cannot be read whole gives a partial result with an error:
+    the full scan asked for every row, so the dataset fails rather than
+    keep labels from part of it.
     """
     partial = DatasetResult(uri=item.path, name=item.path, kind="file")
     try:
@@ -115,12 +125,16 @@ def classify_file(
             )
             merge_into(partial, chunk_result)
     except (OSError, pa.ArrowException) as exc:
-        logger.warning(
-            "full scan could not read %s whole: %s", item.path, type(exc).__name__
-        )
-        partial.notes.append(
-            f"{item.path.rsplit('/', 1)[-1]} could not be read whole "
-            f"({type(exc).__name__}); its rows are not in the full scan"
+        name = item.path.rsplit("/", 1)[-1]
+        partial.errors.append(
+            DatasetFailure(
+                item.path,
+                "unreadable",
+                f"the full scan could not read {name} whole after "
+                f"{partial.sampled_rows:,} rows ({type(exc).__name__}: "
+                f"{redact_text(str(exc))}); repair or exclude it, or scan "
+                "without --full",
+            )
         )
     return partial
 
@@ -147,17 +161,26 @@ def _chunk_sample(chunk: pa.Table, file_format: str) -> Sample:
 def finish_full_scan(result: DatasetResult, parts: Sequence[DatasetResult]) -> None:
     """Replace the sampled classification of ``result`` by the merged ``parts``.
 
-    ``parts`` are the per-file results in file order. If no file could be
-    read, the sampled classification stays, with the files' notes.
+    ``parts`` are the per-file results in file order. A part that could not
+    be read fails the dataset, with the error of each such file.
     """
     merged = DatasetResult(uri=result.uri, name=result.name, kind=result.kind)
     for part in parts:
         merge_into(merged, part)
+    failures = [error for part in parts for error in part.errors]
+    if failures:
+        result.errors.extend(
+            DatasetFailure(result.uri, error.reason, error.message)
+            for error in failures
+        )
+        return
     result.notes.extend(merged.notes)
     if not merged.sampled_rows:
-        result.notes.append("no file could be read whole; the sample was classified")
+        result.notes.append("full scan: the files hold no rows")
         return
-    result.columns = merged.columns
+    # The sample's notes describe rows that were not what was classified.
+    result.notes = [note for note in result.notes if not _about_sample(note)]
+    result.columns = [_whole_column_evidence(column) for column in merged.columns]
     result.labels = merged.labels
     result.sampled_rows = merged.sampled_rows
     result.notes.append(
@@ -166,12 +189,34 @@ def finish_full_scan(result: DatasetResult, parts: Sequence[DatasetResult]) -> N
     )
 
 
+def _whole_column_evidence(column: ColumnResult) -> ColumnResult:
+    """Count each label's matches against every value of the column.
+
+    Merged labels count the values of the chunks they were found in; the
+    share of matches is over the whole column.
+    """
+    labels = [
+        dataclasses.replace(
+            label,
+            evidence=dataclasses.replace(
+                label.evidence, examined=column.examined, non_null=column.non_null
+            ),
+        )
+        for label in column.labels
+    ]
+    return dataclasses.replace(column, labels=labels)
+
+
+def _about_sample(note: str) -> bool:
+    return note.startswith("rows taken from")
+
+
 def merge_into(merged: DatasetResult, part: DatasetResult) -> None:
     """Add the columns, labels, rows and notes of ``part`` to ``merged``.
 
-    Counts add up, the highest confidence wins, and the first part's rule id
-    and masked examples stay, so merging parts in order gives one answer
-    however the parts were grouped.
+    Counts add up, the highest confidence wins, and the first part's rule
+    id, signals and masked examples stay, so merging parts in order gives
+    one answer however the parts were grouped.
     """
     merged.sampled_rows += part.sampled_rows
     merged.notes.extend(note for note in part.notes if note not in merged.notes)
@@ -209,8 +254,6 @@ def _merge_labels(first: Sequence[Label], second: Sequence[Label]) -> list[Label
                 non_null=evidence.non_null + added.non_null,
                 matches=evidence.matches + added.matches,
                 masked_values=evidence.masked_values + added.masked_values,
-                signals=evidence.signals
-                + tuple(s for s in added.signals if s not in evidence.signals),
             ),
         )
     return list(labels.values())

@@ -56,6 +56,8 @@ def test_full_scan_finds_what_the_sample_misses(tmp_path: Path) -> None:
     assert remark.examined == ROWS
     evidence = remark.labels[0].evidence
     assert evidence.matches == len(PHONE_ROWS)
+    assert evidence.examined == ROWS
+    assert not [note for note in full.notes if note.startswith("rows taken from")]
     assert all("*" in example for example in evidence.masked_examples)
     assert full.personal == "personal"
     assert any(note.startswith("full scan: 100,000 rows") for note in full.notes)
@@ -78,22 +80,32 @@ def test_other_formats_keep_their_sample(tmp_path: Path) -> None:
     assert any("classified from its sample" in note for note in result.notes)
 
 
-def test_unreadable_file_noted_and_others_counted(tmp_path: Path) -> None:
+def test_file_unreadable_past_the_sample_fails_the_dataset(tmp_path: Path) -> None:
     good = write_orders(tmp_path / "orders" / "part-0.parquet")
     bad = tmp_path / "orders" / "part-1.parquet"
-    bad.write_bytes(good.read_bytes())
-    scanned = scan(tmp_path / "orders", full=True, chunk_rows=50_000)
-    assert list(scanned) == ["part-#.parquet"]
-    # The sample has been taken; now the second file breaks.
+    table = pq.read_table(good)
+    pq.write_table(table, bad, row_group_size=2_000, compression="snappy")
+    # Row group 23 holds no sampled row; its column data is overwritten.
+    chunk = pq.ParquetFile(bad).metadata.row_group(23).column(1)
     data = bytearray(bad.read_bytes())
-    middle = len(data) // 2
-    data[middle : middle + 4_000] = b"\xff" * 4_000
+    start = chunk.data_page_offset + 64
+    data[start : start + 500] = b"\xff" * 500
     bad.write_bytes(bytes(data))
+    assert not scan(tmp_path / "orders")["part-#.parquet"].errors
+
     result = scan(tmp_path / "orders", full=True)["part-#.parquet"]
-    if result.errors:
-        pytest.skip("the sample itself read the damaged pages")
-    assert result.sampled_rows == ROWS
-    assert any("part-1.parquet could not be read whole" in n for n in result.notes)
+    assert [error.reason for error in result.errors] == ["unreadable"]
+    message = result.errors[0].message
+    assert "could not read part-1.parquet whole after" in message
+    assert "without --full" in message
+
+
+def test_empty_file_keeps_its_sample(tmp_path: Path) -> None:
+    path = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"mobile": pa.array([], pa.string())}), path)
+    result = scan(path, full=True)["empty.parquet"]
+    assert not result.errors
+    assert "full scan: the files hold no rows" in result.notes
 
 
 def test_full_scans_hash_apart_from_sampled_ones() -> None:

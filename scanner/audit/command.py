@@ -127,11 +127,9 @@ def _path_option(name: str, help_text: str) -> Any:
 )
 @click.option(
     "--chunk-rows",
-    type=click.IntRange(min=1),
-    default=50_000,
-    show_default=True,
+    type=click.IntRange(min=1, max=10_000_000),
     metavar="N",
-    help="Rows classified at once with --full.",
+    help="Rows classified at once with --full [default: 50000].",
 )
 @click.option("--include", multiple=True, metavar="GLOB", help="As for scan.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="As for scan.")
@@ -157,7 +155,7 @@ def _path_option(name: str, help_text: str) -> Any:
 )
 @click.option(
     "--temp-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False, writable=True),
     help="Folder for counting's spill files [default: the system temp folder].",
 )
 @click.option(
@@ -212,6 +210,14 @@ def _renderers(options: dict[str, Any]) -> dict[str, Any]:
     return renderers
 
 
+def _chunk_rows(full: bool, chunk_rows: int | None) -> int:
+    from scanner.full import DEFAULT_CHUNK_ROWS
+
+    if chunk_rows is not None and not full:
+        _fail("--chunk-rows sets the chunks of a --full scan; add --full", EXIT_USAGE)
+    return chunk_rows or DEFAULT_CHUNK_ROWS
+
+
 def _audit_options(options: dict[str, Any]) -> Any:
     from scanner.audit.context import build_context, load_context_file, parse_facts
     from scanner.audit.run import AuditOptions
@@ -254,7 +260,7 @@ def _audit_options(options: dict[str, Any]) -> Any:
         terms_path=options["terms_path"],
         recipients_path=options["recipients_path"],
         full=options["full"],
-        chunk_rows=options["chunk_rows"],
+        chunk_rows=_chunk_rows(options["full"], options["chunk_rows"]),
     )
     return AuditOptions(
         scan=scan,
