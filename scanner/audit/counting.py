@@ -247,25 +247,46 @@ class PeopleCounter:
             people = "SELECT * FROM people"
         # People in the same datasets are grouped first, so the flags and the
         # per-dataset filters run over these few groups, not over every person.
-        groups = f"SELECT count(*) AS people{mask_columns} FROM ({people}) GROUP BY ALL"
+        groups = self._new_table("mask_groups")
+        self.connection.execute(
+            f"CREATE TEMP TABLE {groups} AS "
+            f"SELECT count(*) AS people{mask_columns} FROM ({people}) GROUP BY ALL"
+        )
         totals = [
             f"NOT ({layout.covered}) AND NOT ({layout.sensitive})",
             f"NOT ({layout.covered}) AND {layout.sensitive}",
             f"{layout.covered} AND NOT ({layout.sensitive_any})",
             f"{layout.covered} AND {layout.sensitive_any}",
-        ] + [_has_bit(index) for index in range(len(keysets))]
+        ]
         sums = ", ".join(
             f"coalesce(sum(people) FILTER ({condition}), 0)" for condition in totals
         )
-        row = self.connection.execute(f"SELECT {sums} FROM ({groups})").fetchall()[0]
+        row = self.connection.execute(f"SELECT {sums} FROM {groups}").fetchall()[0]
+        per_dataset = self._people_per_dataset(groups, len(keysets))
         return TransferCount(
             per_dataset={
-                keyset.uri: int(count)
-                for keyset, count in zip(keysets, row[4:], strict=True)
+                keyset.uri: per_dataset.get(index, 0)
+                for index, keyset in enumerate(keysets)
             },
             counted=PeopleCount(int(row[0]), int(row[1])),
             dropped=PeopleCount(int(row[2]), int(row[3])),
         )
+
+    def _people_per_dataset(self, groups: str, datasets: int) -> dict[int, int]:
+        """Sum the people of the mask groups in ``groups`` by dataset index.
+
+        Each mask word is joined with its 64 bit positions, so the query
+        stays one aggregate per word however many datasets there are.
+        """
+        found: dict[int, int] = {}
+        for word in range(_mask_words(datasets)):
+            rows = self.connection.execute(
+                f"SELECT bit, sum(people) FROM {groups}, range({MASK_BITS}) AS t(bit) "
+                f"WHERE (mask_{word}::UBIGINT >> bit::UBIGINT) & 1 = 1 GROUP BY bit"
+            ).fetchall()
+            for bit, people in rows:
+                found[word * MASK_BITS + int(bit)] = int(people)
+        return found
 
     def _people_of_type(
         self,
@@ -301,13 +322,7 @@ class PeopleCounter:
         merged = "".join(
             f", bit_or(mask_{word}) AS mask_{word}" for word in range(words)
         )
-        table = f"raw_values_{next(self._names)}"
-        self._raw_tables.append(table)
-        self.connection.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS "
-            f"SELECT raw{merged} FROM ({' UNION ALL '.join(sources)}) "
-            "WHERE raw IS NOT NULL GROUP BY raw"
-        )
+        table = self._distinct_raw_values(sources, merged)
         normal = _sql_string(_NORMAL_FORM.get(key_type, _NORMAL_FORM["account"]))
         # fetchall, not fetchone: see _people_in.
         others = self.connection.execute(
@@ -327,6 +342,43 @@ class PeopleCounter:
             f"SELECT {_sql_string(key_type)} AS key_type, key{merged} "
             f"FROM ({spellings}) WHERE key IS NOT NULL GROUP BY key"
         )
+
+    def _distinct_raw_values(self, sources: Sequence[str], merged: str) -> str:
+        """Write the distinct raw values of ``sources`` and their masks to a table.
+
+        DuckDB keeps state for every branch of a UNION until the query ends,
+        about a megabyte each, so sources are grouped ``SOURCES_PER_QUERY``
+        to a query. With several groups, their distinct values are grouped
+        once more. Returns the table's name.
+        """
+        table = self._new_table("raw_values")
+        batches = [
+            sources[start : start + SOURCES_PER_QUERY]
+            for start in range(0, len(sources), SOURCES_PER_QUERY)
+        ]
+        staged = table if len(batches) == 1 else self._new_table("raw_parts")
+        for number, batch in enumerate(batches):
+            select = (
+                f"SELECT raw{merged} FROM ({' UNION ALL '.join(batch)}) "
+                "WHERE raw IS NOT NULL GROUP BY raw"
+            )
+            if number == 0:
+                self.connection.execute(f"CREATE TEMP TABLE {staged} AS {select}")
+            else:
+                self.connection.execute(f"INSERT INTO {staged} {select}")
+        if staged != table:
+            self.connection.execute(
+                f"CREATE TEMP TABLE {table} AS "
+                f"SELECT raw{merged} FROM {staged} GROUP BY raw"
+            )
+            self.connection.execute(f"DROP TABLE {staged}")
+        return table
+
+    def _new_table(self, prefix: str) -> str:
+        """Name a temporary table, dropped when the count ends."""
+        name = f"{prefix}_{next(self._names)}"
+        self._raw_tables.append(name)
+        return name
 
     def count_approximate(self, keysets: Sequence[KeySet]) -> TransferCount:
         """Estimate distinct people with HyperLogLog, in one pass.
@@ -423,6 +475,8 @@ def _usable_cores() -> int:
 
 # Bits per membership mask column; a person's masks mark their datasets.
 MASK_BITS = 64
+# Sources read by one DuckDB query (see PeopleCounter._distinct_raw_values).
+SOURCES_PER_QUERY = 64
 # Narrower mask types for transfers of few datasets, which group about a
 # tenth faster than UBIGINT (bench/count_bench.py, 8 datasets).
 _NARROW_MASKS = ((8, "UTINYINT"), (16, "USMALLINT"), (32, "UINTEGER"))
@@ -454,10 +508,6 @@ def _raw_select(source: KeyColumns, name: str) -> str:
         return f"SELECT {source.expressions[0]} AS raw FROM {name}"
     listed = ", ".join(source.expressions)
     return f"SELECT unnest([{listed}]) AS raw FROM {name}"
-
-
-def _has_bit(index: int) -> str:
-    return f"mask_{index // MASK_BITS} & {_mask_bit(index)}::UBIGINT <> 0"
 
 
 class _MaskLayout:
