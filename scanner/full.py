@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -44,6 +44,8 @@ DEFAULT_CHUNK_ROWS = 50_000
 MAX_CHUNK_ROWS = 10_000_000
 #: The scan's format names that a full scan reads, and their pyarrow names.
 FULL_FORMATS = {"parquet": "parquet", "orc": "orc", "arrow": "ipc"}
+#: Arrow IPC streams have no footer to split by; they are read in order.
+STREAM_FORMAT = "arrow_stream"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,8 @@ def full_files(handle: DatasetHandle, result: DatasetResult) -> WholeFiles | Non
     if result.errors:
         return None
     files = whole_files(handle)
-    if files is None or result.format not in FULL_FORMATS:
+    readable = result.format in FULL_FORMATS or result.format == STREAM_FORMAT
+    if files is None or not readable:
         what = result.format or result.kind
         result.notes.append(
             f"full scan reads Parquet, ORC and Arrow files; this {what} dataset "
@@ -145,12 +148,44 @@ def _chunks(
     file_format: str,
     chunk_rows: int,
 ) -> Iterator[pa.Table]:
-    dataset = ds.dataset(
-        item.path, format=FULL_FORMATS[file_format], filesystem=filesystem
-    )
+    for table in _tables(item.path, filesystem, file_format, chunk_rows):
+        if table.num_rows:
+            yield with_partition(table, item.partition)
+
+
+def _tables(
+    path: str, filesystem: pafs.FileSystem | None, file_format: str, chunk_rows: int
+) -> Iterator[pa.Table]:
+    """Yield the rows of one file as tables of at most ``chunk_rows`` rows."""
+    if file_format == STREAM_FORMAT:
+        opened = (
+            filesystem.open_input_stream(path)
+            if filesystem is not None
+            else pa.input_stream(path)
+        )
+        with opened as source:
+            yield from _rechunk(pa.ipc.open_stream(source), chunk_rows)
+        return
+    dataset = ds.dataset(path, format=FULL_FORMATS[file_format], filesystem=filesystem)
     for batch in dataset.to_batches(batch_size=chunk_rows, use_threads=True):
-        if batch.num_rows:
-            yield with_partition(pa.Table.from_batches([batch]), item.partition)
+        yield pa.Table.from_batches([batch])
+
+
+def _rechunk(batches: Iterable[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.Table]:
+    """Regroup record batches of any size into tables of ``chunk_rows`` rows."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        pending.append(batch)
+        rows += batch.num_rows
+        while rows >= chunk_rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, chunk_rows)
+            rest = table.slice(chunk_rows)
+            pending = rest.to_batches()
+            rows = rest.num_rows
+    if rows:
+        yield pa.Table.from_batches(pending)
 
 
 def _chunk_sample(chunk: pa.Table, file_format: str) -> Sample:

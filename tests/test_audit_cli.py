@@ -208,6 +208,20 @@ def test_file_corrupt_past_the_sample_is_set_aside(tmp_path: Path) -> None:
     assert data_out["counts"]["this_transfer"]["personal"] == 10
 
 
+def test_arrow_stream_people_counted(tmp_path: Path) -> None:
+    table = pa.table({"owner_name": names(50), "mobile": phones(0, 50)})
+    path = tmp_path / "data" / "owners.arrows"
+    path.parent.mkdir()
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table, max_chunksize=20)
+    report = tmp_path / "audit.json"
+    result = run(tmp_path, str(tmp_path / "data"), *TRANSFER, "--report", str(report))
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text("utf-8"))
+    assert data["counts"]["this_transfer"]["personal"] == 50
+    assert data["failures"] == []
+
+
 def test_missing_renderer_is_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

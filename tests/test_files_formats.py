@@ -411,7 +411,7 @@ def test_arrow_stream(tmp_path: Path) -> None:
         for batch in table.to_batches(max_chunksize=10):
             w.write_batch(batch)
     result = sample(path, rows=10)
-    assert result.format == "arrow"
+    assert result.format == "arrow_stream"
     assert result.table.num_rows == 10
     assert result.table["id"].to_pylist()[-1] == 99
 

@@ -72,6 +72,18 @@ def test_partitioned_folder_read_whole_with_partition_keys(tmp_path: Path) -> No
     assert labels(result, "remark") == ["pi.phone"]
 
 
+def test_arrow_stream_read_whole(tmp_path: Path) -> None:
+    table = pq.read_table(write_orders(tmp_path / "orders.parquet"))
+    path = tmp_path / "orders.arrows"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+        for batch in table.to_batches(max_chunksize=7_000):
+            w.write_batch(batch)
+    result = scan(path, full=True, chunk_rows=1_000)["orders.arrows"]
+    assert result.format == "arrow_stream"
+    assert result.sampled_rows == ROWS
+    assert labels(result, "remark") == ["pi.phone"]
+
+
 def test_other_formats_keep_their_sample(tmp_path: Path) -> None:
     path = tmp_path / "owners.csv"
     path.write_text("姓名,手机号码\n张伟,13812340001\n李娜,13912340002\n", "utf-8")

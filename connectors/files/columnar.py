@@ -241,7 +241,10 @@ def sample_arrow_stream(source: ByteSource, context: ReadContext) -> Sample:
 
     table = pa.Table.from_batches(batches, schema=schema)
     total = table.num_rows if seen <= _STREAM_BYTE_LIMIT else None
-    return _columnar_sample(take_spread(table, context.rows), context, "arrow", total)
+    # The format names a stream apart from an Arrow file, whose readers differ.
+    return _columnar_sample(
+        take_spread(table, context.rows), context, "arrow_stream", total
+    )
 
 
 def sample_feather_v1(source: ByteSource, context: ReadContext) -> Sample:
