@@ -185,6 +185,7 @@ def test_partial_audit_exit_code(tmp_path: Path) -> None:
     assert data["exit_code"] == 1
     assert data["failures"][0]["uri"].endswith("broken.parquet")
     assert data["decision"]["route"] == "exempt"
+    assert "route, as a lower bound: exempt" in result.output
 
 
 def test_file_corrupt_past_the_sample_is_set_aside(tmp_path: Path) -> None:

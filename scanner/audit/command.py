@@ -402,8 +402,16 @@ def _stage(path: str, text: str) -> str | None:
 def print_audit_summary(data: dict[str, Any], out: IO[str]) -> None:
     """Print the route, the counts and the rows that fired, as plain text."""
     decision = data["decision"]
+    route = f"route: {decision['route']} ({decision['route_text']})"
+    if data["failures"]:
+        # An unread dataset can only add people, important data or flags.
+        route = (
+            f"route, as a lower bound: {decision['route']} "
+            f"({decision['route_text']}); {len(data['failures'])} dataset(s) "
+            "not read or counted, listed below"
+        )
     lines = [
-        f"route: {decision['route']} ({decision['route_text']})",
+        route,
         f"exit code: {data['exit_code']}",
         *_count_lines(data["counts"]),
         "route table:",
