@@ -228,8 +228,10 @@ def test_sigterm_records_interrupted_run(workspace):
     lake = workspace / "lake"
     (lake / "broken.json").unlink()
     owners = (lake / "owners.csv").read_text(encoding="utf-8")
-    for number in range(40):
-        (lake / f"copy-{number:02d}.csv").write_text(owners, encoding="utf-8")
+    for number in range(300):
+        # Letters, not digits: files named apart by digits are one dataset.
+        name = "".join(chr(ord("a") + int(digit)) for digit in f"{number:03d}")
+        (lake / f"copy-{name}.csv").write_text(owners, encoding="utf-8")
     config = workspace / "cardex.yaml"
     process = subprocess.Popen(
         [*CARDEX, "run", "--config", str(config)],
@@ -238,8 +240,11 @@ def test_sigterm_records_interrupted_run(workspace):
         text=True,
     )
     assert process.stderr is not None
+    scanned_lines = 0
     for line in process.stderr:
-        if '"scanned ' in line:
+        scanned_lines += '"scanned ' in line
+        # Datasets are stored in order after they are scanned; wait for some.
+        if scanned_lines == 10:
             break
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=60)
@@ -247,8 +252,16 @@ def test_sigterm_records_interrupted_run(workspace):
     assert "the run is recorded as interrupted" in stderr
     assert not (workspace / "catalog.db.run.lock").exists()
     with sqlite3.connect(workspace / "catalog.db") as connection:
-        status, code = connection.execute(
-            "SELECT status, exit_code FROM cardex_runs"
+        status, code, counts, sources = connection.execute(
+            "SELECT status, exit_code, counts, sources FROM cardex_runs"
         ).fetchone()
+        stored = connection.execute("SELECT count(*) FROM datasets").fetchone()[0]
     assert status == "interrupted"
     assert code == 130
+    # What was stored before the signal is in the record and the report.
+    scanned = json.loads(counts)["datasets_scanned"]
+    assert 1 <= scanned <= stored
+    assert json.loads(sources)[0]["status"] == "interrupted"
+    report = json.loads((workspace / "out" / "report.json").read_text("utf-8"))
+    entries = report["sources"]["lake"]["datasets"]
+    assert len(entries) == scanned

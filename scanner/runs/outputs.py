@@ -29,10 +29,14 @@ def report_dict(result: RunResult) -> dict[str, Any]:
 
     sources: dict[str, Any] = {}
     for source in result.sources:
-        if source.outcome is None:
+        if source.outcome is not None:
+            sources[source.name] = scan_report(source.outcome)
+        elif source.spool is not None:
+            # Interrupted: no scan summary, but the datasets stored so far.
+            sources[source.name] = {"scan": None}
+        else:
             sources[source.name] = None
             continue
-        sources[source.name] = scan_report(source.outcome)
         sources[source.name]["datasets"] = _placeholder(source)
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -61,7 +65,7 @@ def write_report(result: RunResult, handle: IO[str]) -> None:
     """
     text = json.dumps(report_dict(result), ensure_ascii=False, indent=2)
     for source in result.sources:
-        if source.outcome is None:
+        if source.outcome is None and source.spool is None:
             continue
         before, _, text = text.partition(json.dumps(_placeholder(source)))
         handle.write(before)

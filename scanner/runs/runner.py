@@ -181,8 +181,11 @@ class Run:
         since = store.previous_start(result.run_id)
         self._warn_missing_options()
         for source in self.config.sources:
-            source_run = self.scan_source(source)
+            # Listed before the scan, so that an interrupted run still
+            # reports what this source stored before the interrupt.
+            source_run = SourceRun(source.name)
             result.sources.append(source_run)
+            self.scan_source(source, source_run)
             if source_run.status == "stopped":
                 break
         after = snapshot_labels(self.catalog_url)
@@ -227,9 +230,15 @@ class Run:
             **optional,
         )
 
-    def scan_source(self, source: Source) -> SourceRun:
-        """Scan one source; its errors end up in the returned record."""
-        source_run = SourceRun(source.name)
+    def scan_source(
+        self, source: Source, source_run: SourceRun | None = None
+    ) -> SourceRun:
+        """Scan one source; its errors end up in the returned record.
+
+        ``source_run`` receives the counts as datasets are stored, so it
+        holds them even when the scan is interrupted.
+        """
+        source_run = source_run or SourceRun(source.name)
         started = time.perf_counter()
         logger.info("source %s started", source.name)
         try:
@@ -248,6 +257,10 @@ class Run:
             source_run.status = "failed"
             source_run.message = self.scrub(str(exc))
             logger.error("source %s failed: %s", source.name, source_run.message)
+        except KeyboardInterrupt:
+            source_run.status = "interrupted"
+            source_run.duration_seconds = round(time.perf_counter() - started, 3)
+            raise
         source_run.duration_seconds = round(time.perf_counter() - started, 3)
         logger.info(
             "source %s finished: %s, %d scanned, %d skipped, %d failed in %.1f s",
@@ -275,7 +288,12 @@ class Run:
             )
 
         def sink(result: DatasetResult, skipped: Skipped | None) -> None:
-            if skipped is None and not result.errors:
+            if skipped is not None:
+                source_run.skipped += 1
+            elif result.errors:
+                source_run.failed += 1
+            else:
+                source_run.scanned += 1
                 source_run.read_uris.add(result.uri)
             if source_run.spool is not None:
                 entry = result.to_dict()
