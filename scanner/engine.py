@@ -29,6 +29,7 @@ from scanner.catalog import (
     CatalogStore,
     LabelChanges,
     StoredDataset,
+    StoredDatasets,
     UnfinishedScan,
     open_catalog,
 )
@@ -240,7 +241,7 @@ class Scanner:
             (source, resolve_connector(source, self.connectors))
             for source in options.sources
         ]
-        self._stored: dict[str, StoredDataset] = {}
+        self._stored: StoredDatasets | None = None
         self._done_before: dict[str, int] = {}
 
     def run(self) -> ScanOutcome:
@@ -270,6 +271,9 @@ class Scanner:
         finally:
             if catalog is not None:
                 catalog.close()
+            if self._stored is not None:
+                self._stored.close()
+                self._stored = None
         return outcome
 
     def _begin(self, catalog: CatalogStore, outcome: ScanOutcome) -> None:
@@ -290,12 +294,10 @@ class Scanner:
 
         if self.options.changed_only or resumed is not None:
             self._stored = catalog.stored_datasets()
-        if resumed is not None:
-            self._done_before = {
-                uri: resumed.id
-                for uri, stored in self._stored.items()
-                if stored.last_seen_scan_id == resumed.id
-            }
+        if resumed is not None and self._stored is not None:
+            self._done_before = dict.fromkeys(
+                self._stored.seen_in(resumed.id), resumed.id
+            )
 
     def _discover(self) -> Iterator[DatasetHandle | DatasetFailure]:
         discovery = DiscoveryOptions(
@@ -382,7 +384,7 @@ class Scanner:
         uri = printable(item.uri)
         if uri in self._done_before:
             return _Processed(uri, skipped=Skipped("resumed", self._done_before[uri]))
-        stored = self._stored.get(uri)
+        stored = self._stored.get(uri) if self._stored is not None else None
         if not self.options.changed_only or stored is None:
             return _Processed(uri, result=self.scan_dataset(item))
 

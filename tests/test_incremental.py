@@ -306,7 +306,9 @@ def _check_v3(url):
         seen = connection.execute(
             sa.text("select last_seen_scan_id from datasets")
         ).scalar_one()
-    stored = store.stored_datasets()["/lake/ids.csv"]
+    remembered = store.stored_datasets()
+    stored = remembered["/lake/ids.csv"]
+    remembered.close()
     new_scan = store.begin_scan(["/lake"], "v1", "abc")
     store.close()
 

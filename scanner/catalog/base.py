@@ -9,8 +9,12 @@ URL scheme they serve (``sqlite``, ``postgresql``).
 from __future__ import annotations
 
 import abc
+import json
 import os
-from collections.abc import Sequence
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +85,79 @@ class StoredDataset:
     failed: bool
 
 
+class StoredDatasets:
+    """What the catalog remembers of each dataset, by URI, in a temporary file.
+
+    A lake's fingerprints would take about a kilobyte a dataset in Python,
+    so they are kept in SQLite on disk and read one dataset at a time. Any
+    thread may read; ``close`` deletes the file.
+    """
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="cardex-stored-")
+        self._db = sqlite3.connect(
+            os.path.join(self._folder.name, "stored.db"), check_same_thread=False
+        )
+        self._lock = threading.Lock()
+        self._db.execute(
+            "CREATE TABLE stored (uri TEXT PRIMARY KEY, fingerprint TEXT, "
+            "settings_hash TEXT, last_scan_id INTEGER, last_seen_scan_id INTEGER, "
+            "failed INTEGER)"
+        )
+
+    def add(
+        self, rows: Iterable[tuple[str, str, str | None, int | None, int | None, bool]]
+    ) -> None:
+        """Add (uri, fingerprint JSON, settings hash, last scan, last seen, failed)."""
+        with self._lock:
+            self._db.executemany(
+                "INSERT OR REPLACE INTO stored VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
+            self._db.commit()
+
+    def get(self, uri: str) -> StoredDataset | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM stored WHERE uri = ?", (uri,)
+            ).fetchone()
+        return None if row is None else _stored_dataset(row)
+
+    def __getitem__(self, uri: str) -> StoredDataset:
+        found = self.get(uri)
+        if found is None:
+            raise KeyError(uri)
+        return found
+
+    def seen_in(self, scan_id: int) -> list[str]:
+        """Return the URIs whose last scan to find them was ``scan_id``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT uri FROM stored WHERE last_seen_scan_id = ?", (scan_id,)
+            ).fetchall()
+        return [uri for (uri,) in rows]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM stored").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+        self._folder.cleanup()
+
+
+def _stored_dataset(row: tuple[Any, ...]) -> StoredDataset:
+    uri, fingerprint, settings_hash, last_scan_id, last_seen_scan_id, failed = row
+    return StoredDataset(
+        uri=uri,
+        fingerprint=json.loads(fingerprint) if fingerprint else {},
+        settings_hash=settings_hash,
+        last_scan_id=last_scan_id,
+        last_seen_scan_id=last_seen_scan_id,
+        failed=bool(failed),
+    )
+
+
 @dataclass(frozen=True)
 class UnfinishedScan:
     """A scan that stopped before it finished: killed, or interrupted."""
@@ -136,9 +213,12 @@ class CatalogStore(abc.ABC):
     ) -> None:
         """Record a person's decision on a label of a dataset or column."""
 
-    def stored_datasets(self) -> dict[str, StoredDataset]:
-        """Return what the catalog remembers of each dataset, by URI."""
-        return {}
+    def stored_datasets(self) -> StoredDatasets:
+        """Return what the catalog remembers of each dataset, by URI.
+
+        The caller closes the returned object.
+        """
+        return StoredDatasets()
 
     def load_results(self, uris: Sequence[str]) -> dict[str, DatasetResult]:
         """Rebuild the stored results of datasets, by URI, without rejected labels.

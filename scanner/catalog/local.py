@@ -24,7 +24,7 @@ from scanner.catalog.base import (
     CatalogStore,
     DatasetSummary,
     LabelChanges,
-    StoredDataset,
+    StoredDatasets,
     UnfinishedScan,
 )
 from scanner.catalog.process import ScanProcess, current_process, is_alive
@@ -53,6 +53,8 @@ DATASET_LEVEL = ""
 # Datasets marked seen per UPDATE statement, below the limit on bound
 # parameters of SQLite (999 before version 3.32) and PostgreSQL (65,535).
 SEEN_BATCH = 500
+# Fingerprint rows copied from the catalog at a time.
+STORED_BATCH = 10_000
 
 metadata = sa.MetaData()
 
@@ -548,34 +550,31 @@ class LocalCatalog(CatalogStore):
         if uris:
             self._run(f"marking {len(uris)} unchanged datasets", work)
 
-    def stored_datasets(self) -> dict[str, StoredDataset]:
-        def work(connection: Connection) -> dict[str, StoredDataset]:
-            rows = connection.execute(
+    def stored_datasets(self) -> StoredDatasets:
+        stored = StoredDatasets()
+
+        def work(connection: Connection) -> None:
+            rows = connection.execution_options(stream_results=True).execute(
                 sa.select(
                     datasets.c.uri,
                     datasets.c.fingerprint,
+                    scans.c.settings_hash,
                     datasets.c.last_scan_id,
                     datasets.c.last_seen_scan_id,
-                    datasets.c.last_error,
-                    scans.c.settings_hash,
+                    datasets.c.last_error.is_not(None),
                 ).select_from(
                     datasets.outerjoin(scans, datasets.c.last_scan_id == scans.c.id)
                 )
             )
-            return {
-                row.uri: StoredDataset(
-                    uri=row.uri,
-                    fingerprint=json.loads(row.fingerprint) if row.fingerprint else {},
-                    settings_hash=row.settings_hash,
-                    last_scan_id=row.last_scan_id,
-                    last_seen_scan_id=row.last_seen_scan_id,
-                    failed=row.last_error is not None,
-                )
-                for row in rows
-            }
+            while batch := rows.fetchmany(STORED_BATCH):
+                stored.add(tuple(row) for row in batch)
 
-        found: dict[str, StoredDataset] = self._run("reading fingerprints", work)
-        return found
+        try:
+            self._run("reading fingerprints", work)
+        except BaseException:
+            stored.close()
+            raise
+        return stored
 
     def load_results(self, uris: Sequence[str]) -> dict[str, DatasetResult]:
         def work(connection: Connection) -> dict[str, DatasetResult]:

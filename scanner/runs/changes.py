@@ -1,13 +1,18 @@
 """Label changes per dataset: added or removed by a run, or decided by people.
 
-The catalog's label rows are read before and after the run and compared.
+The catalog's label rows are copied to a temporary SQLite file before and
+after the run and compared dataset by dataset.
 Only label ids, column names and states are read, never evidence, so no
 sampled value passes through here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import heapq
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +21,8 @@ import sqlalchemy as sa
 from scanner.catalog.local import datasets, labels
 
 HUMAN_STATES = ("confirmed", "rejected")
+# Label rows copied from the catalog to a snapshot at a time.
+_COPY_BATCH_ROWS = 10_000
 
 #: (column name or "" for the dataset, label id) -> (state, source, updated_at)
 LabelRows = dict[tuple[str, str], tuple[str, str, str]]
@@ -38,29 +45,72 @@ class DatasetChanges:
         return dict(self.__dict__)
 
 
-def snapshot_labels(url: str) -> dict[str, LabelRows]:
-    """Return every label row of the catalog at ``url``, by dataset URI."""
-    engine = sa.create_engine(url)
-    query = sa.select(
-        datasets.c.uri,
-        labels.c.column_name,
-        labels.c.label_id,
-        labels.c.state,
-        labels.c.source,
-        labels.c.updated_at,
-    ).join(datasets, labels.c.dataset_id == datasets.c.id)
-    found: dict[str, LabelRows] = {}
-    try:
-        with engine.connect() as connection:
-            if not sa.inspect(connection).has_table(labels.name):
-                return found
-            for uri, column, label_id, state, source, updated in connection.execute(
-                query
-            ):
-                found.setdefault(uri, {})[(column, label_id)] = (state, source, updated)
-    finally:
-        engine.dispose()
-    return found
+class LabelSnapshot:
+    """The catalog's label rows at one moment, in a temporary SQLite file.
+
+    The rows of a whole lake would take hundreds of bytes a label in
+    Python, so they stay on disk and are read back one dataset at a time.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="cardex-labels-")
+        self._db = sqlite3.connect(os.path.join(self._folder.name, "labels.db"))
+        self._db.execute(
+            "CREATE TABLE labels (uri TEXT, column_name TEXT, label_id TEXT, "
+            "state TEXT, source TEXT, updated_at TEXT)"
+        )
+        self._copy(url)
+        self._db.execute("CREATE INDEX labels_uri ON labels (uri)")
+
+    def _copy(self, url: str) -> None:
+        engine = sa.create_engine(url)
+        query = sa.select(
+            datasets.c.uri,
+            labels.c.column_name,
+            labels.c.label_id,
+            labels.c.state,
+            labels.c.source,
+            labels.c.updated_at,
+        ).join(datasets, labels.c.dataset_id == datasets.c.id)
+        try:
+            with engine.connect() as connection:
+                if not sa.inspect(connection).has_table(labels.name):
+                    return
+                rows = connection.execution_options(stream_results=True).execute(query)
+                while batch := rows.fetchmany(_COPY_BATCH_ROWS):
+                    self._db.executemany(
+                        "INSERT INTO labels VALUES (?, ?, ?, ?, ?, ?)",
+                        [tuple(row) for row in batch],
+                    )
+        finally:
+            engine.dispose()
+        self._db.commit()
+
+    def rows(self, uri: str) -> LabelRows:
+        """Return the label rows of the dataset at ``uri``."""
+        return {
+            (column, label_id): (state, source, updated)
+            for column, label_id, state, source, updated in self._db.execute(
+                "SELECT column_name, label_id, state, source, updated_at "
+                "FROM labels WHERE uri = ?",
+                (uri,),
+            )
+        }
+
+    def uris(self) -> Iterator[str]:
+        """Yield the URIs of the datasets with labels, in sorted order."""
+        for (uri,) in self._db.execute("SELECT DISTINCT uri FROM labels ORDER BY uri"):
+            yield uri
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
+
+    def __enter__(self) -> LabelSnapshot:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _describe(key: tuple[str, str]) -> str:
@@ -69,8 +119,8 @@ def _describe(key: tuple[str, str]) -> str:
 
 
 def diff_labels(
-    before: dict[str, LabelRows],
-    after: dict[str, LabelRows],
+    before: LabelSnapshot,
+    after: LabelSnapshot,
     scanned: Iterable[str],
     since: str | None,
 ) -> list[DatasetChanges]:
@@ -82,9 +132,9 @@ def diff_labels(
     """
     scanned_set = set(scanned)
     changes = []
-    for uri in sorted(set(after) | scanned_set):
-        old = before.get(uri, {})
-        new = after.get(uri, {})
+    for uri in _merged(after.uris(), sorted(scanned_set)):
+        old = before.rows(uri)
+        new = after.rows(uri)
         entry = DatasetChanges(uri)
         if uri in scanned_set:
             in_force = {k for k, v in new.items() if v[0] != "rejected"}
@@ -98,6 +148,15 @@ def diff_labels(
         if not entry.is_empty():
             changes.append(entry)
     return changes
+
+
+def _merged(first: Iterable[str], second: Iterable[str]) -> Iterator[str]:
+    """Yield the union of two sorted sequences of URIs, sorted, each once."""
+    previous = None
+    for uri in heapq.merge(first, second):
+        if uri != previous:
+            yield uri
+        previous = uri
 
 
 def _decisions(old: LabelRows, new: LabelRows, since: str | None) -> list[str]:

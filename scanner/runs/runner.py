@@ -22,7 +22,7 @@ from scanner.engine import Scanner, ScanOptions, ScanOutcome, Skipped, printable
 from scanner.errors import CardexError
 from scanner.masking import public_url, redact_text
 from scanner.model import DatasetFailure, DatasetHandle, DatasetResult
-from scanner.runs.changes import diff_labels, snapshot_labels
+from scanner.runs.changes import LabelSnapshot, diff_labels
 from scanner.runs.config import Outputs, RunConfig, Source
 from scanner.runs.lock import RunLock
 from scanner.runs.result import (
@@ -177,22 +177,22 @@ class Run:
             result.message = f"failed to write {', '.join(failed)}"
 
     def _scan_sources(self, store: RunStore, result: RunResult) -> None:
-        before = snapshot_labels(self.catalog_url)
         since = store.previous_start(result.run_id)
         self._warn_missing_options()
-        for source in self.config.sources:
-            # Listed before the scan, so that an interrupted run still
-            # reports what this source stored before the interrupt.
-            source_run = SourceRun(source.name)
-            result.sources.append(source_run)
-            self.scan_source(source, source_run)
-            if source_run.status == "stopped":
-                break
-        after = snapshot_labels(self.catalog_url)
-        scanned: set[str] = set()
-        for source_run in result.sources:
-            scanned |= source_run.read_uris
-        result.changes = diff_labels(before, after, scanned, since)
+        with LabelSnapshot(self.catalog_url) as before:
+            for source in self.config.sources:
+                # Listed before the scan, so that an interrupted run still
+                # reports what this source stored before the interrupt.
+                source_run = SourceRun(source.name)
+                result.sources.append(source_run)
+                self.scan_source(source, source_run)
+                if source_run.status == "stopped":
+                    break
+            scanned: set[str] = set()
+            for source_run in result.sources:
+                scanned |= source_run.read_uris
+            with LabelSnapshot(self.catalog_url) as after:
+                result.changes = diff_labels(before, after, scanned, since)
 
     def _warn_missing_options(self) -> None:
         available = {item.name for item in dataclasses.fields(ScanOptions)}

@@ -188,7 +188,7 @@ class SparkScanner(Scanner):
         uri = printable(handle.uri)
         if uri in self._done_before:
             return False
-        stored = self._stored.get(uri)
+        stored = self._stored.get(uri) if self._stored is not None else None
         if not self.options.changed_only or stored is None:
             return True
         fingerprint = read_fingerprint(handle)
