@@ -100,8 +100,8 @@ class ScanOptions:
     #: S3 endpoint for s3:// sources; None reads it from AWS_* settings.
     endpoint_url: str | None = None
     #: Keep every result in ``ScanOutcome.results``. Without, only failed
-    #: ones are kept, so memory does not grow with the number of datasets;
-    #: ``Scanner.on_result`` sees each result as it is stored.
+    #: ones are kept, so memory does not grow with the number of datasets.
+    #: ``Scanner.on_result`` receives each result as it is stored.
     keep_results: bool = True
     #: Classify every row of columnar files in chunks instead of a sample.
     full: bool = False
@@ -483,7 +483,7 @@ class Scanner:
     def scan_whole(self, handle: DatasetHandle, result: DatasetResult) -> None:
         """Classify every row of ``handle``'s files, replacing the sample's labels.
 
-        ``result`` holds the sampled classification, whose format decides
+        ``result`` contains the sampled classification, whose format decides
         whether the files can be read whole.
         """
         files = full_files(handle, result)

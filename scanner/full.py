@@ -1,8 +1,8 @@
 """Classify every row of a dataset, chunk by chunk, instead of a sample.
 
 A full scan reads each file of a columnar dataset (Parquet, ORC, Arrow IPC)
-in chunks of ``chunk_rows`` rows, classifies each chunk as if it were a
-sample, and merges the results: a label found in any chunk holds for the
+in chunks of ``chunk_rows`` rows and classifies each chunk as if it were a
+sample. The results are merged: a label found in any chunk applies to the
 column or the dataset. The merge is the same whether the files are read one
 after another here or as Spark tasks, so both engines give the same result.
 
@@ -83,7 +83,7 @@ def full_files(handle: DatasetHandle, result: DatasetResult) -> WholeFiles | Non
     """Return the files a full scan reads for ``handle``, or None to keep the sample.
 
     ``result`` is the dataset's sampled result; its format decides. A note
-    on ``result`` says why a dataset is not read whole.
+    on ``result`` gives the reason a dataset is not read whole.
     """
     if result.errors:
         return None

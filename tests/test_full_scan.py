@@ -97,7 +97,7 @@ def test_file_unreadable_past_the_sample_fails_the_dataset(tmp_path: Path) -> No
     bad = tmp_path / "orders" / "part-1.parquet"
     table = pq.read_table(good)
     pq.write_table(table, bad, row_group_size=2_000, compression="snappy")
-    # Row group 23 holds no sampled row; its column data is overwritten.
+    # Row group 23 contains no sampled row. Its column data is overwritten.
     chunk = pq.ParquetFile(bad).metadata.row_group(23).column(1)
     data = bytearray(bad.read_bytes())
     start = chunk.data_page_offset + 64

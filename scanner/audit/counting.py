@@ -58,7 +58,7 @@ _NORMAL_FORM = {
 
 # What a key must look like after normalising to count as a person. A column
 # labelled by a share of its values (a remark column with a few phone
-# numbers) also holds other text, which is no one's key.
+# numbers) also contains other text, which is no one's key.
 _VALID_FORM = {
     "phone": "\\+?[0-9]{5,15}",
     "id_number": _NORMAL_FORM["id_number"],

@@ -105,7 +105,7 @@ def _scan_keys(dataset: ds.Dataset, columns: Sequence[str]) -> KeyColumns:
 
     A reader of large batches decodes in pyarrow's threads while DuckDB
     groups the previous batch; registering the dataset itself measured no
-    faster with bench/count_bench.py data. The scan starts when DuckDB asks
+    faster with bench/count_bench.py data. The scan starts when DuckDB requests
     for the first batch: pyarrow starts decoding ahead as soon as a scanner's
     reader exists, so opening every dataset of a transfer at once would hold
     readahead batches of all of them in memory.
@@ -167,7 +167,7 @@ def watched(
     """Return ``keys`` with read errors passed to ``on_error``, then raised.
 
     DuckDB reports an error of any of the readers of a query in one
-    message; this tells the caller whose it was.
+    message, so ``on_error`` is how the caller learns which reader failed.
     """
     reader = keys.data
 

@@ -86,7 +86,7 @@ class StoredDataset:
 
 
 class StoredDatasets:
-    """What the catalog remembers of each dataset, by URI, in a temporary file.
+    """The stored state of each dataset of a catalog, by URI, in a temporary file.
 
     A lake's fingerprints would take about a kilobyte a dataset in Python,
     so they are kept in SQLite on disk and read one dataset at a time. Any

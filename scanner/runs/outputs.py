@@ -22,7 +22,7 @@ REPORT_SCHEMA_VERSION = 1
 def report_dict(result: RunResult) -> dict[str, Any]:
     """Return the run report: the run record plus each source's scan report.
 
-    Each source's ``datasets`` holds a placeholder string here, which
+    Each source's ``datasets`` is a placeholder string here, which
     ``write_report`` replaces with the entries spooled during the run.
     """
     from scanner.report import report_dict as scan_report

@@ -236,7 +236,7 @@ class Run:
         """Scan one source; its errors end up in the returned record.
 
         ``source_run`` receives the counts as datasets are stored, so it
-        holds them even when the scan is interrupted.
+        contains them even when the scan is interrupted.
         """
         source_run = source_run or SourceRun(source.name)
         started = time.perf_counter()
