@@ -234,7 +234,9 @@ class PartitionedDataset(DatasetHandle):
             try:
                 status = os.stat(item.path)
             except OSError:
-                digest.update(f"{item.path}\0missing\n".encode(errors="surrogateescape"))
+                digest.update(
+                    f"{item.path}\0missing\n".encode(errors="surrogateescape")
+                )
                 continue
             size += status.st_size
             modified = max(modified, status.st_mtime)
