@@ -127,8 +127,15 @@ def classify_file(
                 sampled_rows=chunk.num_rows,
             )
             merge_into(partial, chunk_result)
-    except (OSError, pa.ArrowException) as exc:
+    except Exception as exc:  # noqa: BLE001 - one file must not stop the scan
         name = item.path.rsplit("/", 1)[-1]
+        if not isinstance(exc, (OSError, pa.ArrowException)):
+            # The same error the engine records for a dataset that breaks it.
+            message = redact_text(f"{type(exc).__name__}: {exc}")
+            partial.errors.append(
+                DatasetFailure(item.path, "internal", f"unexpected error: {message}")
+            )
+            return partial
         partial.errors.append(
             DatasetFailure(
                 item.path,

@@ -300,6 +300,31 @@ def test_gzipped_json_lines(tmp_path: Path) -> None:
         assert counter.count_exact([keys]).counted == PeopleCount(30, 0)
 
 
+def test_json_lines_key_null_in_first_block(tmp_path: Path) -> None:
+    # Over 1 MB of rows without a phone, then phones: the first block alone
+    # would type the column as null.
+    path = tmp_path / "events.jsonl"
+    rows = [{"event": f"boot {i}", "phone": None} for i in range(40_000)]
+    rows += [{"event": "call", "phone": phone} for phone in phones(0, 1_000)]
+    path.write_text("\n".join(map(json.dumps, rows)) + "\n", "utf-8")
+    keys = KeySet(
+        str(path), "phone", [open_file_keys(str(path), "jsonl", ["phone"])], False
+    )
+    with PeopleCounter() as counter:
+        assert counter.count_exact([keys]).counted == PeopleCount(1_000, 0)
+
+
+@pytest.mark.parametrize("file_format", ["json", "jsonl"])
+def test_rows_of_json_files_counted(tmp_path: Path, file_format: str) -> None:
+    path = tmp_path / f"trips.{file_format}"
+    rows = [{"trip": i} for i in range(7)]
+    if file_format == "json":
+        path.write_text(json.dumps(rows), "utf-8")
+    else:
+        path.write_text("\n".join(map(json.dumps, rows)) + "\n", "utf-8")
+    assert count_file_rows(str(path), file_format) == 7
+
+
 def test_avro_nested_keys(tmp_path: Path) -> None:
     schema = {
         "type": "record",

@@ -156,6 +156,7 @@ class PeopleCounter:
         self.connection = duckdb.connect(config=config)
         self._names = itertools.count()
         self._raw_tables: list[str] = []
+        self._sources: list[str] = []
 
     def close(self) -> None:
         self.connection.close()
@@ -170,7 +171,17 @@ class PeopleCounter:
     def _register(self, data: object) -> str:
         name = f"source_{next(self._names)}"
         self.connection.register(name, data)
+        self._sources.append(name)
         return name
+
+    def _release(self) -> None:
+        """Drop this count's tables and sources; readers left open then close."""
+        for table in self._raw_tables:
+            self.connection.execute(f"DROP TABLE IF EXISTS {table}")
+        self._raw_tables.clear()
+        for name in self._sources:
+            self.connection.unregister(name)
+        self._sources.clear()
 
     def _key_selects(self, keysets: Sequence[KeySet]) -> Iterator[str]:
         """Yield one SELECT of normalised keys per registered source.
@@ -218,9 +229,7 @@ class PeopleCounter:
         try:
             return self._count_exact(keysets, keep_people)
         finally:
-            for table in self._raw_tables:
-                self.connection.execute(f"DROP TABLE IF EXISTS {table}")
-            self._raw_tables.clear()
+            self._release()
 
     def _count_exact(
         self, keysets: Sequence[KeySet], keep_people: bool
@@ -388,17 +397,20 @@ class PeopleCounter:
         ``APPROXIMATE_ERROR``. ``estimate_bounds`` accounts for that.
         """
         union = self._union(keysets)
-        rows = self.connection.execute(
-            "SELECT dataset, "
-            "approx_count_distinct(key_type || ':' || key) AS people, "
-            "approx_count_distinct(key_type || ':' || key) "
-            "FILTER (NOT covered) AS counted, "
-            "approx_count_distinct(key_type || ':' || key) "
-            "FILTER (sensitive AND NOT covered) AS sensitive "
-            f"FROM ({union}) "
-            "WHERE key IS NOT NULL "
-            "GROUP BY GROUPING SETS ((dataset), ())"
-        ).fetchall()
+        try:
+            rows = self.connection.execute(
+                "SELECT dataset, "
+                "approx_count_distinct(key_type || ':' || key) AS people, "
+                "approx_count_distinct(key_type || ':' || key) "
+                "FILTER (NOT covered) AS counted, "
+                "approx_count_distinct(key_type || ':' || key) "
+                "FILTER (sensitive AND NOT covered) AS sensitive "
+                f"FROM ({union}) "
+                "WHERE key IS NOT NULL "
+                "GROUP BY GROUPING SETS ((dataset), ())"
+            ).fetchall()
+        finally:
+            self._release()
         total = next((row for row in rows if row[0] is None), (None, 0, 0, 0))
         per_dataset = {
             keysets[row[0]].uri: row[1] for row in rows if row[0] is not None

@@ -33,7 +33,7 @@ from connectors.files.dialect import TextLayout, sniff_layout
 from connectors.files.text import column_names
 from connectors.sql import SqlSource, parse_source
 from connectors.sql_dialects import Relation, dialect_for
-from scanner.errors import UnsupportedError, UsageError
+from scanner.errors import DatasetError, UnsupportedError, UsageError
 from scanner.model import LIST_SUFFIX, PATH_SEPARATOR
 
 # Rows per batch read from columnar files (about 16 MiB for phone numbers).
@@ -41,6 +41,8 @@ SCAN_BATCH_ROWS = 1 << 20
 # Batches each columnar reader decodes ahead of DuckDB. pyarrow's default
 # of 16 keeps up to 16 batches of every dataset in memory at once.
 SCAN_READAHEAD_BATCHES = 2
+# The column of record batches that count rows but read no key.
+ROW_COLUMN = "row"
 # Rows per batch streamed out of a database.
 SQL_BATCH_ROWS = 50_000
 # Bytes of a text file read to detect its encoding and layout.
@@ -161,6 +163,10 @@ def deferred(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
+#: Errors that mean a dataset's data could not be read, not a bug in cardex.
+DATA_ERRORS = (OSError, pa.ArrowException, UnicodeError, ValueError, DatasetError)
+
+
 def watched(
     keys: KeyColumns, on_error: Callable[[BaseException], object]
 ) -> KeyColumns:
@@ -174,7 +180,7 @@ def watched(
     def batches() -> Iterator[pa.RecordBatch]:
         try:
             yield from reader
-        except Exception as exc:
+        except DATA_ERRORS as exc:
             on_error(exc)
             raise
 
@@ -295,19 +301,21 @@ def _open_json_lines(
     codec: str | None,
     filesystem: pafs.FileSystem | None = None,
 ) -> KeyColumns:
-    """Stream JSON Lines with the types pyarrow infers from the first block."""
+    """Read JSON Lines whole, once for the types now and again when counted.
+
+    NOTE: the types come from the whole file, so a key that is null in the
+    first block and text later is still text; the price is two reads and
+    one whole file in memory at a time.
+    """
     with _input(path, codec, filesystem) as source:
-        schema = pa_json.open_json(source).schema
-    # Fields that first appear after the first block are not read.
-    parse_options = pa_json.ParseOptions(
-        explicit_schema=schema, unexpected_field_behavior="ignore"
-    )
+        schema = pa_json.read_json(source).schema
 
-    def open_lines() -> Iterator[pa.RecordBatch]:
+    def read_lines() -> Iterator[pa.RecordBatch]:
         with _input(path, codec, filesystem) as source:
-            yield from pa_json.open_json(source, parse_options=parse_options)
+            table = pa_json.read_json(source)
+        yield from table.cast(schema).to_batches()
 
-    return _from_schema(schema, deferred(schema, open_lines), columns)
+    return _from_schema(schema, deferred(schema, read_lines), columns)
 
 
 def _from_records(
@@ -338,9 +346,12 @@ def _from_records(
                 )
                 for column, parts in zip(columns, paths, strict=True)
             ]
-            yield pa.record_batch(arrays, names=names)
+            if not columns:
+                # A batch needs a column to carry its row count.
+                arrays = [pa.nulls(len(chunk), pa.string())]
+            yield pa.record_batch(arrays, names=names or [ROW_COLUMN])
 
-    schema = pa.schema([(name, pa.string()) for name in names])
+    schema = pa.schema([(name, pa.string()) for name in names or [ROW_COLUMN]])
     return KeyColumns(deferred(schema, batches), [quote(name) for name in names])
 
 
@@ -512,12 +523,19 @@ def _distinct_batches(table: SqlTable, column: str) -> Iterator[pa.RecordBatch]:
     statement = (
         sa.select(relation.c[column]).where(relation.c[column].is_not(None)).distinct()
     )
-    with engine.connect() as connection, dialect.read_only(connection, table.timeout):
-        result = connection.execution_options(stream_results=True).execute(statement)
-        while rows := result.fetchmany(SQL_BATCH_ROWS):
-            values = [_text(row[0]) for row in rows]
-            yield pa.record_batch([pa.array(values, pa.string())], names=["k"])
-    engine.dispose()
+    try:
+        with (
+            engine.connect() as connection,
+            dialect.read_only(connection, table.timeout),
+        ):
+            result = connection.execution_options(stream_results=True).execute(
+                statement
+            )
+            while rows := result.fetchmany(SQL_BATCH_ROWS):
+                values = [_text(row[0]) for row in rows]
+                yield pa.record_batch([pa.array(values, pa.string())], names=["k"])
+    finally:
+        engine.dispose()
 
 
 def _text(value: Any) -> str:

@@ -99,11 +99,15 @@ class StoredDatasets:
             os.path.join(self._folder.name, "stored.db"), check_same_thread=False
         )
         self._lock = threading.Lock()
-        self._db.execute(
-            "CREATE TABLE stored (uri TEXT PRIMARY KEY, fingerprint TEXT, "
-            "settings_hash TEXT, last_scan_id INTEGER, last_seen_scan_id INTEGER, "
-            "failed INTEGER)"
-        )
+        try:
+            self._db.execute(
+                "CREATE TABLE stored (uri TEXT PRIMARY KEY, fingerprint TEXT, "
+                "settings_hash TEXT, last_scan_id INTEGER, "
+                "last_seen_scan_id INTEGER, failed INTEGER)"
+            )
+        except BaseException:
+            self.close()
+            raise
 
     def add(
         self, rows: Iterable[tuple[str, str, str | None, int | None, int | None, bool]]

@@ -55,12 +55,16 @@ class LabelSnapshot:
     def __init__(self, url: str) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="cardex-labels-")
         self._db = sqlite3.connect(os.path.join(self._folder.name, "labels.db"))
-        self._db.execute(
-            "CREATE TABLE labels (uri TEXT, column_name TEXT, label_id TEXT, "
-            "state TEXT, source TEXT, updated_at TEXT)"
-        )
-        self._copy(url)
-        self._db.execute("CREATE INDEX labels_uri ON labels (uri)")
+        try:
+            self._db.execute(
+                "CREATE TABLE labels (uri TEXT, column_name TEXT, label_id TEXT, "
+                "state TEXT, source TEXT, updated_at TEXT)"
+            )
+            self._copy(url)
+            self._db.execute("CREATE INDEX labels_uri ON labels (uri)")
+        except BaseException:
+            self.close()
+            raise
 
     def _copy(self, url: str) -> None:
         engine = sa.create_engine(url)

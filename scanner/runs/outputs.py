@@ -29,14 +29,14 @@ def report_dict(result: RunResult) -> dict[str, Any]:
 
     sources: dict[str, Any] = {}
     for source in result.sources:
-        if source.outcome is not None:
-            sources[source.name] = scan_report(source.outcome)
-        elif source.spool is not None:
-            # Interrupted: no scan summary, but the datasets stored so far.
-            sources[source.name] = {"scan": None}
-        else:
+        if not _has_entries(source):
             sources[source.name] = None
             continue
+        if source.outcome is not None:
+            sources[source.name] = scan_report(source.outcome)
+        else:
+            # Interrupted: no scan summary, but the datasets stored so far.
+            sources[source.name] = {"scan": None}
         sources[source.name]["datasets"] = _placeholder(source)
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -53,6 +53,15 @@ def report_dict(result: RunResult) -> dict[str, Any]:
     }
 
 
+def _has_entries(source: SourceRun) -> bool:
+    """Tell whether the report lists datasets for ``source``.
+
+    A source that finished has its scan report; an interrupted one lists
+    the datasets stored before the interrupt; a failed source is null.
+    """
+    return source.outcome is not None or source.status == "interrupted"
+
+
 def _placeholder(source: SourceRun) -> str:
     return f"\x00datasets of {id(source)}\x00"
 
@@ -65,7 +74,7 @@ def write_report(result: RunResult, handle: IO[str]) -> None:
     """
     text = json.dumps(report_dict(result), ensure_ascii=False, indent=2)
     for source in result.sources:
-        if source.outcome is None and source.spool is None:
+        if not _has_entries(source):
             continue
         before, _, text = text.partition(json.dumps(_placeholder(source)))
         handle.write(before)

@@ -52,12 +52,14 @@ class SourceRun:
     read_uris: set[str] = field(default_factory=set)
     #: The report entries of the source's datasets, one JSON line each.
     spool: IO[str] | None = None
+    #: Writing to the spool failed, so the report cannot be complete.
+    spool_failed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         data = {
             key: value
             for key, value in self.__dict__.items()
-            if key not in ("failures", "outcome", "read_uris", "spool")
+            if key not in ("failures", "outcome", "read_uris", "spool", "spool_failed")
         }
         data["failures"] = [failure.to_dict() for failure in self.failures]
         return data

@@ -154,13 +154,18 @@ class Run:
         )
         logger.info("run %d started with %s", result.run_id, self.config_path)
         try:
-            self._scan_sources(store, result)
-        except KeyboardInterrupt:
-            self._finish(store, result, started, "interrupted", EXIT_INTERRUPTED)
-            raise
-        self._push(result)
-        status, code = decide_status(result, self.config.run.on_error)
-        self._finish(store, result, started, status, code)
+            try:
+                self._scan_sources(store, result)
+            except KeyboardInterrupt:
+                self._finish(store, result, started, "interrupted", EXIT_INTERRUPTED)
+                raise
+            self._push(result)
+            status, code = decide_status(result, self.config.run.on_error)
+            self._finish(store, result, started, status, code)
+        finally:
+            for source_run in result.sources:
+                if source_run.spool is not None:
+                    source_run.spool.close()
         return result
 
     def _write_outputs(self, result: RunResult) -> None:
@@ -171,7 +176,17 @@ class Run:
         """
         from scanner.runs.outputs import write_outputs
 
-        failed = write_outputs(result, self.outputs)
+        outputs = self.outputs
+        if outputs.report is not None and any(
+            source_run.spool_failed for source_run in result.sources
+        ):
+            logger.error(
+                "cannot write %s: its entries were not spooled", outputs.report
+            )
+            outputs = outputs.model_copy(update={"report": None})
+        failed = write_outputs(result, outputs)
+        if outputs is not self.outputs:
+            failed.append(str(self.outputs.report))
         if failed and result.exit_code == EXIT_OK:
             result.status, result.exit_code = "partial", EXIT_PARTIAL
             result.message = f"failed to write {', '.join(failed)}"
@@ -295,10 +310,22 @@ class Run:
             else:
                 source_run.scanned += 1
                 source_run.read_uris.add(result.uri)
-            if source_run.spool is not None:
-                entry = result.to_dict()
-                entry["skipped"] = skipped.to_dict() if skipped else None
+            if source_run.spool is None:
+                return
+            entry = result.to_dict()
+            entry["skipped"] = skipped.to_dict() if skipped else None
+            try:
                 source_run.spool.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            except OSError as exc:
+                # The scan goes on; the report is then not written.
+                logger.error(
+                    "cannot spool the report entries of source %s: %s",
+                    source_run.name,
+                    exc.strerror or exc,
+                )
+                source_run.spool.close()
+                source_run.spool = None
+                source_run.spool_failed = True
 
         return sink
 
@@ -363,12 +390,7 @@ class Run:
         result.exit_code = code
         result.finished_at = _now()
         result.duration_seconds = time.perf_counter() - started
-        try:
-            self._write_outputs(result)
-        finally:
-            for source_run in result.sources:
-                if source_run.spool is not None:
-                    source_run.spool.close()
+        self._write_outputs(result)
         store.finish(result.run_id, result.record())
         logger.info(
             "run %d finished: %s (exit %d) in %.1f s",

@@ -107,11 +107,14 @@ def _full_scan_task(
 ) -> Any:
     """Return the function that classifies whole files of datasets in tasks."""
 
+    # Keyed apart from the sampling job's scanner, which has a sample size.
+    key = f"{settings}:full"
+
     def classify(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        worker = _EXECUTOR_SCANNERS.get(settings)
+        worker = _EXECUTOR_SCANNERS.get(key)
         if worker is None:
             worker = _ExecutorScanner(1, rules, classifier_types)
-            _EXECUTOR_SCANNERS[settings] = worker
+            _EXECUTOR_SCANNERS[key] = worker
         for batch in batches:
             for task in batch.to_pylist():
                 handle: DatasetHandle = pickle.loads(task["handle"])
@@ -228,6 +231,7 @@ class SparkScanner(Scanner):
         merges them, so both give the same labels.
         """
         tasks: list[tuple[bytes, str, int, str]] = []
+        accepted: list[str] = []
         for handle in handles:
             uri = printable(handle.uri)
             result = results.get(uri)
@@ -236,12 +240,26 @@ class SparkScanner(Scanner):
             files = full_files(handle, result)
             if files is None:
                 continue
+            accepted.append(uri)
             pickled = pickle.dumps(handle)
             tasks.extend(
                 (pickled, uri, part, result.format) for part in range(len(files.files))
             )
-        if not tasks:
-            return
+        parts: dict[str, list[tuple[int, DatasetResult]]] = {
+            uri: [] for uri in accepted
+        }
+        if tasks:
+            self._run_file_tasks(tasks, parts)
+        for uri, found in parts.items():
+            ordered = sorted(found, key=lambda item: item[0])
+            finish_full_scan(results[uri], [part for _, part in ordered])
+
+    def _run_file_tasks(
+        self,
+        tasks: list[tuple[bytes, str, int, str]],
+        parts: dict[str, list[tuple[int, DatasetResult]]],
+    ) -> None:
+        """Classify one file a task; add each result to ``parts`` by dataset."""
         function = _full_scan_task(
             self.settings_hash,
             self.options.chunk_rows,
@@ -251,13 +269,8 @@ class SparkScanner(Scanner):
         rdd = self.spark.sparkContext.parallelize(tasks, len(tasks))
         frame = self.spark.createDataFrame(rdd, FILE_TASK_SCHEMA)
         rows = self._collect_rows(frame.mapInArrow(function, FILE_RESULT_SCHEMA))
-        parts: dict[str, list[tuple[int, DatasetResult]]] = {}
         for row in rows:
-            parts.setdefault(row["uri"], []).append(
-                (row["part"], result_from_json(row["result"]))
-            )
-        for uri, found in parts.items():
-            finish_full_scan(results[uri], [part for _, part in sorted(found)])
+            parts[row["uri"]].append((row["part"], result_from_json(row["result"])))
         logger.info(
             "classified %d files of %d datasets whole in Spark", len(rows), len(parts)
         )
