@@ -272,3 +272,22 @@ def test_postgres_catalog_records_runs(workspace, postgres_url, monkeypatch):
     assert [record.id for record in records] == [result.run_id]
     assert records[0].counts["datasets_scanned"] == 2
     assert not lock_path.exists()
+
+
+def test_label_changes_listed_up_to_a_limit(workspace):
+    from scanner.runs.changes import LabelSnapshot, diff_labels
+
+    config_path = configure(workspace)
+    catalog = f"sqlite:///{workspace}/catalog.db"
+    with LabelSnapshot(catalog) as before:
+        execute(config_path)
+        with LabelSnapshot(catalog) as after:
+            scanned = [
+                str(workspace / "lake" / n) for n in ("orders.csv", "owners.csv")
+            ]
+            everything = diff_labels(before, after, scanned, None)
+            limited = diff_labels(before, after, scanned, None, limit=0)
+    assert len(everything.listed) >= 1
+    assert everything.more == 0
+    assert limited.listed == []
+    assert limited.more == len(everything.listed)

@@ -122,20 +122,39 @@ def _describe(key: tuple[str, str]) -> str:
     return f"{column or '(dataset)'}: {label_id}"
 
 
+@dataclass
+class LabelDiff:
+    """The datasets whose labels changed, the first ``MAX_LISTED`` of them.
+
+    ``more`` counts the datasets with changes past that limit. A first run
+    over a lake changes every dataset, and the list goes into the run
+    record and the summary.
+    """
+
+    listed: list[DatasetChanges] = field(default_factory=list)
+    more: int = 0
+
+
+#: Datasets with label changes listed per run.
+MAX_LISTED = 1_000
+
+
 def diff_labels(
     before: LabelSnapshot,
     after: LabelSnapshot,
     scanned: Iterable[str],
     since: str | None,
-) -> list[DatasetChanges]:
-    """Compare two snapshots and return the datasets with changes.
+    limit: int = MAX_LISTED,
+) -> LabelDiff:
+    """Compare two snapshots and return the datasets with changes, in URI order.
 
     Additions and removals count on the ``scanned`` datasets only. Decisions
     count on every dataset when a person made them at or after ``since``
     (the previous run's start), or when the state changed during this run.
+    Datasets past ``limit`` are counted, not listed.
     """
     scanned_set = set(scanned)
-    changes = []
+    found = LabelDiff()
     for uri in _merged(after.uris(), sorted(scanned_set)):
         old = before.rows(uri)
         new = after.rows(uri)
@@ -149,9 +168,13 @@ def diff_labels(
                 if old[k][0] not in HUMAN_STATES
             ]
         entry.decided = _decisions(old, new, since)
-        if not entry.is_empty():
-            changes.append(entry)
-    return changes
+        if entry.is_empty():
+            continue
+        if len(found.listed) < limit:
+            found.listed.append(entry)
+        else:
+            found.more += 1
+    return found
 
 
 def _merged(first: Iterable[str], second: Iterable[str]) -> Iterator[str]:

@@ -47,6 +47,7 @@ def report_dict(result: RunResult) -> dict[str, Any]:
             "host": result.host,
             "config_path": result.config_path,
             **result.record(),
+            "more_changes": result.more_changes,
             "pushed": result.pushed,
         },
         "sources": sources,

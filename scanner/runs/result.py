@@ -80,6 +80,8 @@ class RunResult:
     exit_code: int = EXIT_OK
     sources: list[SourceRun] = field(default_factory=list)
     changes: list[DatasetChanges] = field(default_factory=list)
+    #: Datasets with label changes past those listed in ``changes``.
+    more_changes: int = 0
     pushed: list[dict[str, str]] = field(default_factory=list)
     message: str | None = None
 

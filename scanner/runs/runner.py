@@ -207,7 +207,9 @@ class Run:
             for source_run in result.sources:
                 scanned |= source_run.read_uris
             with LabelSnapshot(self.catalog_url) as after:
-                result.changes = diff_labels(before, after, scanned, since)
+                diff = diff_labels(before, after, scanned, since)
+        result.changes = diff.listed
+        result.more_changes = diff.more
 
     def _warn_missing_options(self) -> None:
         available = {item.name for item in dataclasses.fields(ScanOptions)}

@@ -67,6 +67,12 @@ def _change_lines(result: RunResult) -> list[str]:
         ):
             lines.extend(f"- {title}: `{item}`" for item in items)
         lines.append("")
+    if result.more_changes:
+        lines.append(
+            f"... and {result.more_changes:,} more datasets with label changes; "
+            "see `cardex catalog list`."
+        )
+        lines.append("")
     return lines
 
 
