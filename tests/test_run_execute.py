@@ -291,3 +291,28 @@ def test_label_changes_listed_up_to_a_limit(workspace):
     assert everything.more == 0
     assert limited.listed == []
     assert limited.more == len(everything.listed)
+
+
+class _FullDisk:
+    """A spool file whose writes fail, as on a full temporary disk."""
+
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+    def close(self) -> None:
+        pass
+
+
+def test_failed_spool_write_keeps_the_run(workspace, monkeypatch):
+    import scanner.runs.runner as runner
+
+    monkeypatch.setattr(runner.tempfile, "TemporaryFile", lambda **_: _FullDisk())
+    result = execute(configure(workspace))
+    assert result.exit_code == EXIT_PARTIAL
+    assert result.counts()["datasets_scanned"] == 2
+    assert not (workspace / "out" / "report.json").exists()
+    assert (workspace / "out" / "summary.md").exists()
+    store = RunStore(f"sqlite:///{workspace}/catalog.db", create=False)
+    records = store.list()
+    store.close()
+    assert records[0].status == "partial"
