@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from connectors.files.handles import FileDataset, PartitionedDataset
-from connectors.objectstore.handles import FileSetDataset, ObjectDataset
 from connectors.sql import SqlTableHandle
 from scanner.audit.context import COVERING_CODES, TransferContext
 from scanner.audit.counting import KeySet, PeopleCounter, TransferCount
@@ -57,6 +56,7 @@ from scanner.audit.route import (
 from scanner.audit.subjects import ChosenKey, choose_keys, masked_keys
 from scanner.engine import Scanner, ScanOptions, ScanOutcome
 from scanner.errors import CardexError, DatasetError, UsageError
+from scanner.full import whole_files
 from scanner.masking import mask_value, redact_text
 from scanner.model import DatasetFailure, DatasetHandle, DatasetResult
 
@@ -402,11 +402,10 @@ def _store_files(
     set are read one by one, so partition values in folder names are not
     read: a subject key that is a partition column is not found.
     """
-    if isinstance(handle, ObjectDataset):
-        return handle.store.filesystem, [handle.info.path]
-    if isinstance(handle, FileSetDataset) and handle.filesystem is not None:
-        return handle.filesystem, [item.path for item in handle.files]
-    return None
+    files = whole_files(handle) if handle is not None else None
+    if files is None or files.filesystem is None:
+        return None
+    return files.filesystem, [item.path for item in files.files]
 
 
 def is_part_file_set(handle: PartitionedDataset) -> bool:
