@@ -1,9 +1,9 @@
 """Measure a full scan against a sampled scan of the same Parquet file.
 
-Writes one Parquet file of ROWS rows (order ids, remarks, amounts; 30
-phone numbers hidden in the remarks of one row group), then scans it with
-the local engine, each in a fresh process: sampled, and with ``--full`` at
-two chunk sizes. Prints wall time, CPU time, rows classified per second,
+Writes one Parquet file of ROWS rows (order ids, remarks, amounts). The
+remarks of one row group contain 30 phone numbers. Each scan runs with the
+local engine in a fresh process: sampled, and with ``--full`` at two chunk
+sizes. Prints wall time, CPU time, rows classified per second,
 peak RSS and whether the hidden phone numbers were found.
 
     .venv/bin/python bench/full_bench.py [--rows N]
@@ -35,7 +35,7 @@ print(usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
 def write_orders(path: Path, rows: int) -> None:
-    """Write the orders; row group 3 holds the only phone numbers."""
+    """Write the orders; row group 3 contains the only phone numbers."""
     start = 3 * ROW_GROUP_ROWS + 500
     remarks = [f"order {index} shipped" for index in range(rows)]
     for index in range(start, min(start + HIDDEN, rows)):

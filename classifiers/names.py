@@ -60,8 +60,8 @@ def match_hint(name: str, label: LabelRule) -> str | None:
     return match_name_hints(name, label.name_hints)
 
 
-# Names repeat across the tables of a lake and every rule asks about each, so
-# answers are kept; the bound keeps a lake of endless distinct names in check.
+# Names repeat across the tables of a lake and every rule checks each, so the
+# results are cached. The bound limits memory on a lake of many distinct names.
 @lru_cache(maxsize=1 << 16)
 def match_name_hints(name: str, hints: NameHints) -> str | None:
     """Return the hint in ``hints`` that ``name`` matches, or None."""

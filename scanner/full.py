@@ -109,9 +109,9 @@ def classify_file(
 ) -> DatasetResult:
     """Classify every row of one file; return a partial result to merge.
 
-    A file that cannot be read whole gives a partial result with an error:
-    the full scan asked for every row, so the dataset fails rather than
-    keep labels from part of it.
+    A file that cannot be read whole gives a partial result with an error.
+    A full scan requests every row, so the dataset fails rather than keep
+    labels from part of it.
     """
     partial = DatasetResult(uri=item.path, name=item.path, kind="file")
     try:

@@ -223,6 +223,16 @@ def test_arrow_stream_people_counted(tmp_path: Path) -> None:
     assert data["failures"] == []
 
 
+def test_missing_temp_dir_is_usage_error(tmp_path: Path) -> None:
+    write_phone_file(tmp_path / "data" / "owners.parquet", 0, 10)
+    missing = tmp_path / "no-such-folder"
+    result = run(
+        tmp_path, str(tmp_path / "data"), *TRANSFER, "--temp-dir", str(missing)
+    )
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
 def test_missing_renderer_is_usage_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -90,7 +90,7 @@ def test_blank_values_are_null() -> None:
     assert normalise("phone", ["", "  ", None]) == [None, None, None]
 
 
-def test_values_not_of_the_key_form_count_no_one() -> None:
+def test_malformed_keys_count_no_one() -> None:
     assert normalise("phone", ["order 5 shipped", "138 1234 5678", "n/a"]) == [
         None,
         "13812345678",
@@ -152,7 +152,7 @@ def test_keys_are_read_when_counting_starts(tmp_path: Path) -> None:
 
 
 def test_remark_column_counts_only_its_phones(tmp_path: Path) -> None:
-    # A column labelled by a share of its values holds other text too.
+    # A column labelled by a share of its values contains other text too.
     remarks = [f"order {index} shipped" for index in range(500)] + phones(0, 30)
     path = write(tmp_path / "orders.parquet", {"remark": remarks})
     with PeopleCounter() as counter:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from click.testing import CliRunner
 
 from scanner.cli import main
@@ -43,7 +44,7 @@ def labels(result: DatasetResult, column: str) -> list[str]:
     return [label.id for label in found.labels]
 
 
-def test_full_scan_finds_what_the_sample_misses(tmp_path: Path) -> None:
+def test_full_scan_finds_missed_rows(tmp_path: Path) -> None:
     path = write_orders(tmp_path / "orders.parquet")
     sampled = scan(path)["orders.parquet"]
     assert labels(sampled, "remark") == []
@@ -62,7 +63,7 @@ def test_full_scan_finds_what_the_sample_misses(tmp_path: Path) -> None:
     assert any(note.startswith("full scan: 100,000 rows") for note in full.notes)
 
 
-def test_partitioned_folder_read_whole_with_partition_keys(tmp_path: Path) -> None:
+def test_partitioned_folder_keeps_partition_keys(tmp_path: Path) -> None:
     for city in ("beijing", "shanghai"):
         write_orders(tmp_path / "orders" / f"city={city}" / "part-0.parquet")
     result = scan(tmp_path / "orders", full=True, chunk_rows=1_000)["orders"]
@@ -91,7 +92,7 @@ def test_other_formats_keep_their_sample(tmp_path: Path) -> None:
     assert any("classified from its sample" in note for note in result.notes)
 
 
-def test_file_unreadable_past_the_sample_fails_the_dataset(tmp_path: Path) -> None:
+def test_damaged_file_fails_dataset(tmp_path: Path) -> None:
     good = write_orders(tmp_path / "orders" / "part-0.parquet")
     bad = tmp_path / "orders" / "part-1.parquet"
     table = pq.read_table(good)
@@ -119,7 +120,7 @@ def test_empty_file_keeps_its_sample(tmp_path: Path) -> None:
     assert "full scan: the files hold no rows" in result.notes
 
 
-def test_full_scans_hash_apart_from_sampled_ones() -> None:
+def test_full_and_sampled_hashes_differ() -> None:
     sampled = ScanOptions(sources=["x"])
     full = ScanOptions(sources=["x"], full=True)
     other_chunks = ScanOptions(sources=["x"], full=True, chunk_rows=10)
@@ -146,7 +147,7 @@ def part(matches: int, confidence: float, examples: tuple[str, ...]) -> DatasetR
     return DatasetResult("u", "u", "file", columns=[column], sampled_rows=100)
 
 
-def test_merge_adds_counts_and_keeps_first_examples() -> None:
+def test_merge_adds_counts_keeps_examples() -> None:
     parts = [part(3, 0.6, ("138***1",)), part(5, 0.9, ("139***2",)), part(1, 0.5, ())]
     in_order = DatasetResult("u", "u", "file")
     for item in parts:
@@ -188,3 +189,20 @@ def test_cli_full_flag(tmp_path: Path) -> None:
     assert dataset["sampled_rows"] == ROWS
     text = report.read_text("utf-8")
     assert not [i for i in PHONE_ROWS if f"1380013{i % 10_000:04d}" in text]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--chunk-rows", "1000"], "add --full"),
+        (["--full", "--chunk-rows", "2147483648"], "1<=x<=10000000"),
+        (["--full", "--chunk-rows", "0"], "1<=x<=10000000"),
+    ],
+)
+def test_cli_rejects_chunk_rows(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    path = write_orders(tmp_path / "orders.parquet")
+    result = CliRunner().invoke(main, ["scan", str(path), "--no-catalog", *options])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -202,7 +202,7 @@ def test_outputs_written(workspace):
     assert leftovers == []
 
 
-def test_report_lists_datasets_the_run_did_not_keep(workspace):
+def test_report_lists_spooled_datasets(workspace):
     # A run keeps no results in memory; the report's dataset entries come
     # from a spool written while the datasets were stored.
     config_path = configure(workspace)

@@ -56,7 +56,7 @@ _NORMAL_FORM = {
 }
 
 
-# What a key must look like after normalising to count as a person. A column
+# The form a key must have after normalising to count as a person. A column
 # labelled by a share of its values (a remark column with a few phone
 # numbers) also contains other text, which is no one's key.
 _VALID_FORM = {

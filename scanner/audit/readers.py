@@ -304,8 +304,8 @@ def _open_json_lines(
     """Read JSON Lines whole, once for the types now and again when counted.
 
     NOTE: the types come from the whole file, so a key that is null in the
-    first block and text later is still text; the price is two reads and
-    one whole file in memory at a time.
+    first block and text later is still text. The cost is two reads, and one
+    whole file in memory at a time.
     """
     with _input(path, codec, filesystem) as source:
         schema = pa_json.read_json(source).schema

@@ -181,7 +181,8 @@ class Run:
             source_run.spool_failed for source_run in result.sources
         ):
             logger.error(
-                "cannot write %s: its entries were not spooled", outputs.report
+                "failed to write %s: its dataset entries could not be spooled",
+                outputs.report,
             )
             outputs = outputs.model_copy(update={"report": None})
         failed = write_outputs(result, outputs)
@@ -296,8 +297,9 @@ class Run:
         """Return a callback that notes each result of a source as it is stored.
 
         The engine keeps no results in a run, so memory does not grow with
-        the lake: the callback notes the URIs read in this run and, when a
-        report is configured, spools each dataset's report entry to a file.
+        the lake. The callback notes the URIs read in this run. When a
+        report is configured, it also spools each dataset's report entry to
+        a file.
         """
         if self.outputs.report is not None:
             source_run.spool = tempfile.TemporaryFile(  # noqa: SIM115 - kept open
@@ -319,9 +321,10 @@ class Run:
             try:
                 source_run.spool.write(json.dumps(entry, ensure_ascii=False) + "\n")
             except OSError as exc:
-                # The scan goes on; the report is then not written.
+                # The scan goes on without the report.
                 logger.error(
-                    "cannot spool the report entries of source %s: %s",
+                    "failed to spool the report entries of source %s: %s; "
+                    "the run report will not be written",
                     source_run.name,
                     exc.strerror or exc,
                 )
